@@ -1,0 +1,156 @@
+"""``posekit`` command line: synth | show | eval | info | train | demo.
+
+Every command is a thin handler over library functions. Errors become one ``error: …`` line on
+stderr and exit status 2 (a traceback only with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+__all__ = ["main", "build_parser"]
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from posekit.data.synthetic import format_summary, generate_dataset
+
+    summary = generate_dataset(
+        args.out, args.num_images, seed=args.seed, size=args.size, crowd=args.crowd,
+        split=args.split, workers=args.workers,
+    )
+    print(format_summary(summary))
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from posekit.viz import show_dataset
+
+    path = show_dataset(
+        args.dataset, split=args.split, out=args.out, pred=args.pred, num=args.num,
+        skeleton=args.skeleton, seed=args.seed,
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    if args.pred is not None:
+        if args.gt is None:
+            raise ValueError("--pred needs --gt (the ground-truth json)")
+        from posekit.evaluation import evaluate_files
+
+        report = evaluate_files(args.gt, args.pred, skeleton=args.skeleton)
+        print(report.format())
+        if args.json:
+            report.write_json(args.json)
+        return 0
+    if args.checkpoint is not None:
+        from posekit.engine.evaluate import evaluate_checkpoint_cli
+
+        return evaluate_checkpoint_cli(args)
+    raise ValueError("give either --gt GT.json --pred RESULTS.json, or --checkpoint CKPT --data DIR")
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from posekit.engine.info import info_cli
+
+    return info_cli(args)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from posekit.engine.train import train_cli
+
+    return train_cli(args)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from posekit.demo import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="posekit", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, fn: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+        p.set_defaults(func=fn)
+        return p
+
+    p = add("synth", _cmd_synth, "generate a SynthPose dataset (COCO format)")
+    p.add_argument("--out", required=True, help="dataset directory")
+    p.add_argument("--num-images", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=256, help="image side in pixels")
+    p.add_argument("--crowd", choices=["sparse", "normal", "dense"], default="normal")
+    p.add_argument("--split", default="val")
+    p.add_argument("--workers", type=int, default=1, help="processes to render with")
+
+    p = add("show", _cmd_show, "draw a contact sheet of a COCO-format dataset")
+    p.add_argument("dataset", help="dataset directory (images/<split>, annotations/)")
+    p.add_argument("--split", default="val")
+    p.add_argument("--out", required=True, help="output PNG")
+    p.add_argument("--pred", default=None, help="COCO results json to draw beside the truth")
+    p.add_argument("--num", type=int, default=16, help="number of images on the sheet")
+    p.add_argument("--skeleton", default=None, help="skeleton name (default: from the json)")
+    p.add_argument("--seed", type=int, default=0, help="which images to pick")
+
+    p = add("eval", _cmd_eval, "COCO keypoint AP of a results file, or of a trained checkpoint")
+    p.add_argument("--gt", default=None, help="ground-truth COCO keypoints json")
+    p.add_argument("--pred", default=None, help="COCO results json")
+    p.add_argument("--json", default=None, help="write the 10 stats to this json")
+    p.add_argument("--skeleton", default=None, help="skeleton name (default: from the json)")
+    p.add_argument("--config", default=None, help="model config (with --checkpoint)")
+    p.add_argument("--checkpoint", default=None, help="trained checkpoint")
+    p.add_argument("--data", default=None, help="dataset directory (with --checkpoint)")
+    p.add_argument("--split", default="val")
+    p.add_argument("--pred-out", default=None, help="write the model's COCO results here")
+    p.add_argument("--detections", default=None, help="COCO detection results (default: GT boxes)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--flip-test", action="store_true")
+
+    p = add("info", _cmd_info, "parameters and FLOPs of a model config")
+    p.add_argument("config")
+    p.add_argument("--json", action="store_true", help="print {params, flops, input_size} as json")
+
+    p = add("train", _cmd_train, "train a model from a YAML config")
+    p.add_argument("config")
+    p.add_argument("--out", default=None, help="run directory (default: runs/<config name>)")
+    p.add_argument("--resume", default=None, help="checkpoint to continue from")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
+    p.add_argument("overrides", nargs="*", help="config overrides: --optim.lr 1e-3 style as key=value")
+
+    p = add("demo", _cmd_demo, "generate SynthPose, train a small model, evaluate and draw")
+    p.add_argument("--out", default="runs/demo")
+    p.add_argument("--minutes", type=float, default=None, help="training time budget")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.command != "train":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command == "train":
+        args.overrides = list(args.overrides) + unknown
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the CLI boundary turns every error into one line
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -50,7 +50,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         from posekit.engine.evaluate import evaluate_checkpoint_cli
 
         return evaluate_checkpoint_cli(args)
-    raise ValueError("give either --gt GT.json --pred RESULTS.json, or --checkpoint CKPT --data DIR")
+    raise ValueError(
+        "give either --gt GT.json --pred RESULTS.json, or --checkpoint CKPT --data DIR"
+    )
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -76,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def add(name: str, fn: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+    def add(
+        name: str, fn: Callable[[argparse.Namespace], int], help: str
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
         p.set_defaults(func=fn)
@@ -124,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", default=None, help="checkpoint to continue from")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
-    p.add_argument("overrides", nargs="*", help="config overrides: --optim.lr 1e-3 style as key=value")
+    p.add_argument("overrides", nargs="*", help="overrides: optim.lr=1e-3")
 
     p = add("demo", _cmd_demo, "generate SynthPose, train a small model, evaluate and draw")
     p.add_argument("--out", default="runs/demo")

@@ -1,0 +1,296 @@
+"""Experiment configuration: one typed dataclass per concern, YAML as their strict serialisation.
+
+A YAML file maps 1:1 onto :class:`ExperimentConfig` (sections ``model``, ``codec``, ``data``,
+``augment``, ``optim``, ``schedule``, ``train``, ``test``). Unknown keys and wrong types are errors
+that name the key. Command-line overrides use the same dotted paths (``--optim.lr 1e-3`` or
+``optim.lr=1e-3``). The resolved config is printed by ``posekit train`` and stored in checkpoints.
+No inheritance: one file is one experiment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "ModelConfig",
+    "CodecConfig",
+    "DataConfig",
+    "AugmentConfig",
+    "OptimConfig",
+    "ScheduleConfig",
+    "TrainConfig",
+    "TestConfig",
+    "ExperimentConfig",
+    "load_config",
+    "config_from_dict",
+    "config_to_dict",
+    "apply_overrides",
+    "save_config",
+]
+
+
+@dataclass
+class ModelConfig:
+    name: str = "simple_baseline_tiny"  # key of posekit.models.MODELS
+    num_keypoints: int = 17
+    # Extra keyword arguments of the constructor, checked against its signature.
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CodecConfig:
+    kind: str = "heatmap"  # target encoding; see posekit.codecs
+    input_size: tuple[int, int] = (192, 256)  # model input (w, h), MMPose's order
+    heatmap_size: tuple[int, int] = (48, 64)  # (w, h); input / output stride
+    sigma: float = 2.0  # Gaussian σ in heatmap pixels (MMPose convention)
+    refine: str = "dark"  # none | quarter | dark
+    udp: bool = False  # unbiased data processing (UDP) mapping
+    unbiased_encoding: bool = False  # float Gaussian centres (DARK encoding)
+
+
+@dataclass
+class DataConfig:
+    # A dataset directory in SynthPose layout (images/<split>/,
+    # annotations/person_keypoints_<split>.json), or explicit json + image folder per split
+    # for any COCO-format dataset.
+    root: str = ""
+    train_split: str = "train"
+    val_split: str = "val"
+    train_ann: str = ""
+    train_images: str = ""
+    val_ann: str = ""
+    val_images: str = ""
+    skeleton: str = "coco17"
+    batch_size: int = 32
+    val_batch_size: int = 64
+    workers: int = 2  # DataLoader worker processes
+    min_keypoints: int = 1  # train only on people with at least this many labelled keypoints
+    max_val_images: int = 0  # 0 = all; a cap keeps periodic validation cheap
+
+
+@dataclass
+class AugmentConfig:
+    flip_prob: float = 0.5
+    half_body_prob: float = 0.3
+    scale_range: tuple[float, float] = (0.75, 1.25)
+    rotate_factor: float = 40.0  # degrees; rotation ~ clip(N(0,1)·factor), prob. rotate_prob
+    rotate_prob: float = 0.6
+    shift_factor: float = 0.16
+    color_jitter: bool = True
+
+
+@dataclass
+class OptimConfig:
+    optimizer: str = "adamw"  # adam | adamw | sgd
+    lr: float = 5e-4
+    weight_decay: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    momentum: float = 0.9  # sgd only
+    grad_clip: float = 0.0  # max grad norm; 0 disables
+    ema: bool = False  # keep an exponential moving average of the weights for evaluation
+    ema_decay: float = 0.9998
+
+
+@dataclass
+class ScheduleConfig:
+    epochs: int = 210
+    policy: str = "step"  # step | cosine
+    steps: tuple[int, ...] = (170, 200)  # epochs where lr is multiplied by gamma (policy step)
+    gamma: float = 0.1
+    min_lr_ratio: float = 0.0  # cosine floor as a fraction of lr
+    warmup_iters: int = 500  # linear warm-up iterations (MMPose default)
+    warmup_ratio: float = 0.001  # warm-up starts at lr · ratio
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    amp: bool = True  # mixed precision where the device supports it (CUDA)
+    val_interval: int = 10  # epochs between validations (and best.pt updates)
+    checkpoint_interval: int = 1  # epochs between last.pt writes
+    log_interval: int = 20  # iterations between log lines
+    max_minutes: float = 0.0  # wall-clock budget; 0 = none (the run stops cleanly at an epoch end)
+    tensorboard: bool = False  # also log to TensorBoard if it is installed (CSV is always written)
+
+
+@dataclass
+class TestConfig:
+    flip_test: bool = True
+    shift_heatmap: bool = True  # MMPose's one-pixel shift of flipped heatmaps (not with UDP)
+    kpt_score_thresh: float = 0.2  # keypoints counted in the person rescoring
+    nms_thresh: float = 0.9  # OKS NMS threshold (MMPose's top-down default)
+    det_score_thresh: float = 0.0  # detections below this are dropped
+
+
+@dataclass
+class ExperimentConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    codec: CodecConfig = field(default_factory=CodecConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    test: TestConfig = field(default_factory=TestConfig)
+    name: str = ""  # experiment name (defaults to the YAML file's stem)
+
+
+def _coerce(value: Any, tp: Any, path: str) -> Any:
+    """Check/convert a YAML value to the annotated type; errors name the dotted key."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for opt in options:
+            if opt is type(None):
+                continue
+            try:
+                return _coerce(value, opt, path)
+            except (TypeError, ValueError) as exc:
+                errors.append(str(exc))
+        raise TypeError(f"{path}: {value!r} matches none of {tp}")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise TypeError(f"{path}: expected a mapping, got {type(value).__name__}")
+        return _from_dict(tp, value, path)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"{path}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], f"{path}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ValueError(f"{path}: expected {len(args)} values, got {len(value)}")
+        pairs = enumerate(zip(value, args, strict=True))
+        return tuple(_coerce(v, a, f"{path}[{i}]") for i, (v, a) in pairs)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise TypeError(f"{path}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"{path}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{path}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, str):  # PyYAML reads "1e-3" (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                raise TypeError(f"{path}: expected a number, got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"{path}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise TypeError(f"{path}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"{path}: unsupported config type {tp}")
+
+
+def _from_dict(cls: type, data: dict, path: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in names:
+            where = f"{path}.{key}" if path else key
+            raise ValueError(f"unknown config key {where!r}; known: {', '.join(sorted(names))}")
+    kwargs = {
+        key: _coerce(value, hints[key], f"{path}.{key}" if path else key)
+        for key, value in data.items()
+    }
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict) -> ExperimentConfig:
+    """Build a config from a plain dict (as loaded from YAML or a checkpoint), strictly."""
+    if not isinstance(data, dict):
+        raise TypeError(f"config must be a mapping, got {type(data).__name__}")
+    return _from_dict(ExperimentConfig, data)
+
+
+def config_to_dict(cfg: Any) -> dict:
+    """Plain-python dict (tuples as lists) suitable for YAML and ``torch.save(weights_only)``."""
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, tuple | list):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+
+    return plain(dataclasses.asdict(cfg))
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Load a YAML experiment strictly, apply ``overrides``; the name defaults to the file stem."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: invalid YAML: {exc}") from None
+    try:
+        cfg = config_from_dict(data)
+        if overrides:
+            cfg = apply_overrides(cfg, overrides)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    if not cfg.name:
+        cfg = dataclasses.replace(cfg, name=path.stem)
+    return cfg
+
+
+def _parse_overrides(items: list[str]) -> list[tuple[str, str]]:
+    """Accept ``key=value``, ``--key=value`` and ``--key value`` forms."""
+    pairs, i = [], 0
+    while i < len(items):
+        item = items[i]
+        key = item[2:] if item.startswith("--") else item
+        if "=" in key:
+            k, v = key.split("=", 1)
+            pairs.append((k, v))
+            i += 1
+        elif item.startswith("--") and i + 1 < len(items):
+            pairs.append((key, items[i + 1]))
+            i += 2
+        else:
+            raise ValueError(f"override {item!r} must be key=value or --key value")
+    return pairs
+
+
+def apply_overrides(cfg: ExperimentConfig, overrides: list[str]) -> ExperimentConfig:
+    """Return a new config with dotted-key overrides applied (values parsed as YAML scalars)."""
+    data = config_to_dict(cfg)
+    for key, raw in _parse_overrides(overrides):
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                raise ValueError(f"unknown config key {key!r}")
+            node = node[part]
+        if parts[-1] not in node and not (len(parts) > 2 and parts[-2] == "kwargs"):
+            raise ValueError(f"unknown config key {key!r}")
+        node[parts[-1]] = yaml.safe_load(raw)
+    return config_from_dict(data)
+
+
+def save_config(cfg: ExperimentConfig, path: str | Path) -> None:
+    """Write the resolved config as YAML (round-trips through :func:`load_config`)."""
+    Path(path).write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))

@@ -1,0 +1,41 @@
+"""Pose models, and the one table that maps a model name to its constructor.
+
+``build_model("simple_baseline_res50", num_keypoints=17)`` is how configs, the CLI and tests make
+a model; ``MODELS`` is that table, written out so names can be grepped and type-checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from posekit.models.complexity import count_flops, count_params
+from posekit.models.simplebaseline import (
+    SimpleBaseline,
+    simple_baseline_res18,
+    simple_baseline_res34,
+    simple_baseline_res50,
+    simple_baseline_res101,
+    simple_baseline_res152,
+    simple_baseline_tiny,
+)
+
+__all__ = ["MODELS", "SimpleBaseline", "build_model", "count_flops", "count_params"]
+
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "simple_baseline_res18": simple_baseline_res18,
+    "simple_baseline_res34": simple_baseline_res34,
+    "simple_baseline_res50": simple_baseline_res50,
+    "simple_baseline_res101": simple_baseline_res101,
+    "simple_baseline_res152": simple_baseline_res152,
+    "simple_baseline_tiny": simple_baseline_tiny,
+}
+
+
+def build_model(name: str, **kwargs: Any) -> nn.Module:
+    """Build the model registered as ``name``; keyword arguments go to its constructor."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}")
+    return MODELS[name](**kwargs)

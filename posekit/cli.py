@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default=None, help="trained checkpoint")
     p.add_argument("--data", default=None, help="dataset directory (with --checkpoint)")
     p.add_argument("--split", default="val")
+    p.add_argument("--images", default=None, help="image folder when --data is a json")
     p.add_argument("--pred-out", default=None, help="write the model's COCO results here")
     p.add_argument("--detections", default=None, help="COCO detection results (default: GT boxes)")
     p.add_argument("--device", default="cpu")

@@ -39,7 +39,9 @@ __all__ = [
 @dataclass
 class ModelConfig:
     name: str = "simple_baseline_tiny"  # key of posekit.models.MODELS
-    num_keypoints: int = 17
+    task: str = "topdown"  # paradigm: key of posekit.engine.tasks.TASKS
+    loss: str = "mse"  # mse (masked L2, summed over stages) | ohkm (CPN's hard keypoint mining)
+    ohkm_topk: int = 8  # keypoints kept per sample by OHKM (CPN: 8 of 17)
     # Extra keyword arguments of the constructor, checked against its signature.
     kwargs: dict[str, Any] = field(default_factory=dict)
 
@@ -79,8 +81,10 @@ class DataConfig:
 class AugmentConfig:
     flip_prob: float = 0.5
     half_body_prob: float = 0.3
-    scale_range: tuple[float, float] = (0.75, 1.25)
-    rotate_factor: float = 40.0  # degrees; rotation ~ clip(N(0,1)·factor), prob. rotate_prob
+    # MMPose 1.x RandomBBoxTransform defaults: scale ~ truncnorm within the range, rotation ~
+    # truncnorm[-1, 1]·factor degrees with probability rotate_prob, shift ·scale with prob 0.3.
+    scale_range: tuple[float, float] = (0.5, 1.5)
+    rotate_factor: float = 80.0
     rotate_prob: float = 0.6
     shift_factor: float = 0.16
     color_jitter: bool = True

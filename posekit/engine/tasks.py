@@ -1,0 +1,136 @@
+"""What the engine needs to know about a paradigm: its model, data, loss and evaluation.
+
+The training loop (:mod:`posekit.engine.train`) is paradigm-agnostic; a task turns a config into
+a model, a training dataset, a loss on a batch and a COCO evaluation. ``TASKS`` is the one table
+from ``model.task`` names to task classes (bottom-up and one-stage add rows).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from posekit.codecs.heatmap import HeatmapCodec
+from posekit.config import ExperimentConfig
+from posekit.data.coco import CocoPoseDataset
+from posekit.data.topdown import TopDownDataset
+from posekit.data.transforms import TopDownAugment
+from posekit.engine.distributed import all_gather_objects, get_rank, get_world_size
+from posekit.evaluation import EvalReport, evaluate_coco
+from posekit.losses import KeypointMSELoss, MultiStageLoss, OHKMLoss
+from posekit.models import build_model
+from posekit.pipelines.detectors import DetectionFile, GroundTruthBoxes, person_boxes
+from posekit.pipelines.topdown import TopDown
+from posekit.skeletons import get_skeleton
+
+__all__ = ["TopDownTask", "TASKS", "build_task", "load_split"]
+
+
+def load_split(cfg: ExperimentConfig, split: str) -> CocoPoseDataset:
+    """The train or val dataset of a config: explicit json + images, else ``data.root`` layout."""
+    d = cfg.data
+    ann, images = (d.train_ann, d.train_images) if split == "train" else (d.val_ann, d.val_images)
+    if ann:
+        return CocoPoseDataset(ann, images or Path(ann).parent, skeleton=d.skeleton)
+    if not d.root:
+        raise ValueError(f"config has no data for split {split!r}: set data.root or data.{split}_ann")
+    name = d.train_split if split == "train" else d.val_split
+    return CocoPoseDataset.from_dir(d.root, name, skeleton=d.skeleton)
+
+
+class TopDownTask:
+    """Single-person heatmap models on person crops (SimpleBaseline, CPM, Hourglass, CPN, ViTPose)."""
+
+    def __init__(self, cfg: ExperimentConfig) -> None:
+        self.cfg = cfg
+        self.skeleton = get_skeleton(cfg.data.skeleton)
+        c = cfg.codec
+        if c.kind != "heatmap":
+            raise ValueError(f"codec.kind {c.kind!r} is not a top-down heatmap codec")
+        self.codec = HeatmapCodec(
+            tuple(c.input_size), tuple(c.heatmap_size), c.sigma, refine=c.refine, udp=c.udp,
+            unbiased_encoding=c.unbiased_encoding,
+        )
+        base = {"mse": KeypointMSELoss(use_target_weight=True),
+                "ohkm": OHKMLoss(topk=cfg.model.ohkm_topk, use_target_weight=True)}
+        if cfg.model.loss not in base:
+            raise ValueError(f"model.loss must be one of {sorted(base)}, got {cfg.model.loss!r}")
+        self.loss_fn = MultiStageLoss(base[cfg.model.loss])
+        self._val: CocoPoseDataset | None = None
+
+    def build_model(self) -> nn.Module:
+        return build_model(
+            self.cfg.model.name, num_keypoints=self.skeleton.num_keypoints, **self.cfg.model.kwargs
+        )
+
+    def augment(self) -> TopDownAugment:
+        a = self.cfg.augment
+        return TopDownAugment(
+            flip_prob=a.flip_prob, half_body_prob=a.half_body_prob, scale_range=tuple(a.scale_range),
+            rotate_factor=a.rotate_factor, rotate_prob=a.rotate_prob, shift_factor=a.shift_factor,
+            color_jitter=a.color_jitter, udp=self.cfg.codec.udp,
+        )
+
+    def train_dataset(self) -> Dataset:
+        return TopDownDataset(
+            load_split(self.cfg, "train"), tuple(self.cfg.codec.input_size), self.augment(),
+            train=True, seed=self.cfg.train.seed, min_keypoints=self.cfg.data.min_keypoints,
+        )
+
+    def val_coco(self) -> CocoPoseDataset:
+        if self._val is None:
+            self._val = load_split(self.cfg, "val")
+        return self._val
+
+    def loss(self, model: nn.Module, batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]:
+        """Heatmap loss of one batch; the codec encodes targets from crop-space keypoints."""
+        targets = self.codec.encode(batch["keypoints"][:, None])  # (B, 1 person, K, 3) → targets
+        output = model(batch["image"].to(device, non_blocking=True))
+        loss = self.loss_fn(output, targets.heatmaps.to(device), targets.weights.to(device))
+        return {"loss": loss}
+
+    def pipeline(self, model: nn.Module, device: torch.device | str = "cpu",
+                 flip_test: bool | None = None) -> TopDown:
+        t = self.cfg.test
+        return TopDown(
+            model, self.codec, self.skeleton,
+            flip_test=t.flip_test if flip_test is None else flip_test,
+            shift_heatmap=t.shift_heatmap, kpt_score_thresh=t.kpt_score_thresh,
+            nms_thresh=t.nms_thresh, batch_size=self.cfg.data.val_batch_size, device=device,
+        )
+
+    def predict(
+        self, model: nn.Module, coco: CocoPoseDataset, device: torch.device | str = "cpu", *,
+        detections: str | None = None, flip_test: bool | None = None,
+    ) -> list[dict]:
+        """COCO results for a dataset; crops are sharded over DDP ranks and gathered on all."""
+        detector = (DetectionFile(detections, coco, score_thresh=self.cfg.test.det_score_thresh)
+                    if detections else GroundTruthBoxes(coco))
+        dataset = TopDownDataset(coco, tuple(self.cfg.codec.input_size), self.augment(),
+                                 train=False, boxes=person_boxes(coco, detector))
+        pipe = self.pipeline(model, device, flip_test)
+        mine = range(get_rank(), len(dataset), get_world_size())
+        preds = pipe.predict_crops(dataset, num_workers=self.cfg.data.workers, indices=mine)
+        gathered = [p for part in all_gather_objects(preds) for p in part]
+        return pipe.to_coco_results(gathered)
+
+    def evaluate(self, model: nn.Module, device: torch.device | str = "cpu") -> EvalReport:
+        """COCO AP on the validation split (GT boxes), capped at ``data.max_val_images``."""
+        coco = self.val_coco()
+        results = self.predict(model, coco, device)
+        image_ids = [r.image_id for r in coco.records]
+        if self.cfg.data.max_val_images:
+            image_ids = image_ids[: self.cfg.data.max_val_images]
+        return evaluate_coco(coco.gt_dict, results, skeleton=self.skeleton, image_ids=image_ids)
+
+
+TASKS = {"topdown": TopDownTask}
+
+
+def build_task(cfg: ExperimentConfig) -> TopDownTask:
+    if cfg.model.task not in TASKS:
+        raise ValueError(f"model.task must be one of {sorted(TASKS)}, got {cfg.model.task!r}")
+    return TASKS[cfg.model.task](cfg)

@@ -1,0 +1,359 @@
+"""Training: ``train_one_epoch`` and ``main`` (torchvision-references style), plus the CLI entry.
+
+``posekit train CONFIG.yaml`` runs on one process; ``torchrun --nproc_per_node N -m posekit.cli
+train CONFIG.yaml`` runs DDP (NCCL on GPUs, gloo on CPU): a DistributedSampler shards the data,
+rank 0 logs and writes checkpoints, metrics are all-reduced. Checkpoints hold everything needed to
+continue exactly (model, optimiser, scheduler, scaler, EMA, epoch, torch RNG, resolved config);
+data order and augmentation are functions of (seed, epoch, index), so a resumed run reproduces
+the uninterrupted run's loss curve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
+
+from posekit.config import ExperimentConfig, config_to_dict, load_config, save_config
+from posekit.engine.checkpoint import load_checkpoint, save_checkpoint
+from posekit.engine.distributed import (
+    barrier,
+    broadcast_object,
+    cleanup_distributed,
+    get_world_size,
+    init_distributed,
+    is_distributed,
+    is_main_process,
+    reduce_dict,
+    unwrap,
+)
+from posekit.engine.ema import ModelEMA
+from posekit.engine.tasks import build_task
+
+__all__ = ["build_optimizer", "build_scheduler", "train_one_epoch", "main", "train_cli"]
+
+
+def build_optimizer(model: nn.Module, cfg: ExperimentConfig) -> torch.optim.Optimizer:
+    """Adam / AdamW / SGD; no weight decay on biases and normalisation parameters."""
+    o = cfg.optim
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim <= 1 else decay).append(p)
+    groups = [{"params": decay, "weight_decay": o.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    if o.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=o.lr, betas=tuple(o.betas))
+    if o.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=o.lr, betas=tuple(o.betas))
+    if o.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum, nesterov=True)
+    raise ValueError(f"optim.optimizer must be adam, adamw or sgd, got {o.optimizer!r}")
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: ExperimentConfig, iters_per_epoch: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-iteration LR factor: linear warm-up, then step decay at epochs or cosine to a floor."""
+    s = cfg.schedule
+    if s.policy not in ("step", "cosine"):
+        raise ValueError(f"schedule.policy must be step or cosine, got {s.policy!r}")
+    total = max(1, s.epochs * iters_per_epoch)
+
+    def factor(it: int) -> float:
+        if s.policy == "step":
+            epoch = it // max(1, iters_per_epoch)
+            f = s.gamma ** sum(epoch >= step for step in s.steps)
+        else:
+            f = s.min_lr_ratio + (1 - s.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * it / total))
+        if it < s.warmup_iters:
+            f *= s.warmup_ratio + (1 - s.warmup_ratio) * it / s.warmup_iters
+        return f
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class _EpochSampler(Sampler[int]):
+    """Single-process shuffling that depends only on (seed, epoch), like DistributedSampler."""
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(torch.randperm(self.size, generator=g).tolist())
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def train_one_epoch(
+    model: nn.Module,
+    task: Any,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    device: torch.device,
+    epoch: int,
+    *,
+    scaler: torch.amp.GradScaler | None = None,
+    amp_dtype: torch.dtype | None = None,
+    grad_clip: float = 0.0,
+    ema: ModelEMA | None = None,
+    log_interval: int = 20,
+    progress: bool = True,
+    on_log: Any = None,
+) -> dict[str, float]:
+    """One pass over ``loader``; returns the epoch's mean losses (all-reduced), lr and images/s."""
+    model.train()
+    sums: dict[str, float] = {}
+    count, images, start = 0, 0, time.perf_counter()
+    bar = None
+    if progress and is_main_process():
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(loader), desc=f"epoch {epoch}", leave=False, dynamic_ncols=True,
+                   file=sys.stderr)
+    for it, batch in enumerate(loader):
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
+                            enabled=amp_dtype is not None):
+            losses = task.loss(model, batch, device)
+        loss = losses["loss"]
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"non-finite loss {loss.item()} at epoch {epoch} iteration {it}; "
+                "lower optim.lr or enable optim.grad_clip"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+        else:
+            loss.backward()
+        if grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        scheduler.step()
+        if ema is not None:
+            ema.update(unwrap(model))
+        reduced = reduce_dict({k: v.detach() for k, v in losses.items()})
+        for k, v in reduced.items():
+            sums[k] = sums.get(k, 0.0) + float(v)
+        count += 1
+        images += batch["image"].shape[0] * get_world_size()
+        rate = images / (time.perf_counter() - start)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(reduced['loss']):.4g}", img_s=f"{rate:.1f}")
+        if on_log is not None and (it + 1) % log_interval == 0:
+            on_log({"epoch": epoch, "iter": it + 1, "lr": optimizer.param_groups[0]["lr"],
+                    **{k: float(v) for k, v in reduced.items()}, "images_per_s": rate})
+    if bar is not None:
+        bar.close()
+    out = {k: v / max(count, 1) for k, v in sums.items()}
+    out["lr"] = optimizer.param_groups[0]["lr"]
+    out["images_per_s"] = images / max(time.perf_counter() - start, 1e-9)
+    return out
+
+
+class CsvLog:
+    """Append-only CSV of training events (rank 0); columns grow as new keys appear."""
+
+    def __init__(self, path: Path, enabled: bool) -> None:
+        self.path, self.enabled = path, enabled
+        self.rows: list[dict[str, Any]] = []
+        if enabled and path.exists():
+            with path.open() as f:
+                self.rows = list(csv.DictReader(f))
+
+    def __call__(self, row: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        self.rows.append(row)
+        keys: list[str] = []
+        for r in self.rows:
+            keys.extend(k for k in r if k not in keys)
+        tmp = self.path.with_suffix(".tmp")
+        with tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        tmp.replace(self.path)
+
+
+def _resolve_device(requested: str) -> str:
+    if requested in ("", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {requested!r} requested but CUDA is not available")
+    return requested
+
+
+def main(
+    cfg: ExperimentConfig, out_dir: str | Path, *, resume: str | Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train ``cfg`` into ``out_dir`` (last.pt, best.pt, config.yaml, metrics.csv).
+
+    Returns the final summary: best AP, last epoch, and the last epoch's training stats.
+    """
+    device = init_distributed(_resolve_device(cfg.train.device))
+    out_dir = Path(out_dir)
+    main_proc = is_main_process()
+    if main_proc:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out_dir / "config.yaml")
+    torch.manual_seed(cfg.train.seed)
+
+    task = build_task(cfg)
+    model = task.build_model().to(device)
+    train_set = task.train_dataset()
+    if len(train_set) == 0:
+        raise ValueError("the training split has no usable people")
+    distributed = is_distributed()
+    sampler: Sampler[int] = (
+        DistributedSampler(train_set, shuffle=True, seed=cfg.train.seed, drop_last=True)
+        if distributed else _EpochSampler(len(train_set), cfg.train.seed)
+    )
+    batch_size = min(cfg.data.batch_size, max(1, len(train_set) // get_world_size()))
+    loader = DataLoader(
+        train_set, batch_size=batch_size, sampler=sampler, num_workers=cfg.data.workers,
+        drop_last=True, pin_memory=device.type == "cuda",
+        persistent_workers=False,
+    )
+    optimizer = build_optimizer(model, cfg)
+    scheduler = build_scheduler(optimizer, cfg, len(loader))
+    amp_dtype = None
+    if cfg.train.amp and device.type == "cuda":
+        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+    ema = ModelEMA(model, cfg.optim.ema_decay) if cfg.optim.ema else None
+
+    start_epoch, best_ap = 0, -1.0
+    if resume is not None:
+        state = load_checkpoint(resume, map_location=device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        if ema is not None and state.get("ema"):
+            ema.load_state_dict(state["ema"])
+        torch.set_rng_state(state["rng"]["torch"])
+        start_epoch, best_ap = int(state["epoch"]) + 1, float(state.get("best_ap", -1.0))
+    if distributed:
+        model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
+                                        else None)
+
+    log = CsvLog(out_dir / "metrics.csv", main_proc)
+    tb = _tensorboard(out_dir, cfg.train.tensorboard and main_proc)
+    if main_proc:
+        print(f"posekit train: {cfg.name or 'experiment'} → {out_dir} on {device}"
+              f" ({get_world_size()} process{'es' if get_world_size() > 1 else ''}),"
+              f" {len(train_set)} training samples, {len(loader)} iterations/epoch")
+    started = time.perf_counter()
+    summary: dict[str, Any] = {"best_ap": best_ap, "epoch": start_epoch - 1}
+    for epoch in range(start_epoch, cfg.schedule.epochs):
+        sampler.set_epoch(epoch)
+        train_set.set_epoch(epoch)
+        stats = train_one_epoch(
+            model, task, loader, optimizer, scheduler, device, epoch, scaler=scaler,
+            amp_dtype=amp_dtype, grad_clip=cfg.optim.grad_clip, ema=ema,
+            log_interval=cfg.train.log_interval, progress=progress,
+            on_log=lambda row: log({"kind": "iter", **row}),
+        )
+        row: dict[str, Any] = {"kind": "epoch", "epoch": epoch, **stats}
+        last_epoch = epoch == cfg.schedule.epochs - 1
+        out_of_time = (cfg.train.max_minutes > 0
+                       and (time.perf_counter() - started) / 60 >= cfg.train.max_minutes)
+        out_of_time = bool(broadcast_object(out_of_time))
+        is_best = False
+        if (epoch + 1) % cfg.train.val_interval == 0 or last_epoch or out_of_time:
+            eval_model = ema.module if ema is not None else unwrap(model)
+            report = task.evaluate(eval_model, device)
+            row.update({f"val_{k}": v for k, v in report.stats.items()})
+            if report.stats["AP"] > best_ap:
+                best_ap, is_best = report.stats["AP"], True
+        log(row)
+        if tb is not None:
+            for k, v in row.items():
+                if isinstance(v, int | float) and k != "epoch":
+                    tb.add_scalar(k, v, epoch)
+        if main_proc:
+            msg = " ".join(f"{k}={v:.4g}" for k, v in row.items()
+                           if isinstance(v, float) and k in ("loss", "lr", "images_per_s", "val_AP"))
+            print(f"epoch {epoch}: {msg}", flush=True)
+            state = {
+                "model": unwrap(model).state_dict(),
+                "ema": ema.state_dict() if ema is not None else None,
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict() if scaler is not None else None,
+                "epoch": epoch,
+                "best_ap": best_ap,
+                "config": config_to_dict(cfg),
+                "rng": {"torch": torch.get_rng_state()},
+            }
+            if (epoch + 1) % cfg.train.checkpoint_interval == 0 or last_epoch or out_of_time:
+                save_checkpoint(state, out_dir / "last.pt")
+            if is_best:
+                save_checkpoint(state, out_dir / "best.pt")
+        summary = {"best_ap": best_ap, "epoch": epoch, **stats}
+        barrier()
+        if out_of_time:
+            if main_proc:
+                print(f"stopping after epoch {epoch}: train.max_minutes="
+                      f"{cfg.train.max_minutes} reached", flush=True)
+            break
+    if tb is not None:
+        tb.close()
+    cleanup_distributed()
+    return summary
+
+
+def _tensorboard(out_dir: Path, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        print("tensorboard is not installed; logging to metrics.csv only", file=sys.stderr)
+        return None
+    return SummaryWriter(str(out_dir / "tb"))
+
+
+def train_cli(args: argparse.Namespace) -> int:
+    """``posekit train CONFIG [--out DIR] [--resume CKPT] [--epochs N] [--device D] [k=v ...]``."""
+    cfg = load_config(args.config, args.overrides)
+    if args.epochs is not None:
+        cfg = dataclasses.replace(cfg, schedule=dataclasses.replace(cfg.schedule,
+                                                                    epochs=args.epochs))
+    if args.device is not None:
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, device=args.device))
+    out = Path(args.out) if args.out else Path("runs") / cfg.name
+    rank0 = int(os.environ.get("RANK", "0")) == 0  # before the process group exists
+    if rank0:
+        print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), end="")
+    summary = main(cfg, out, resume=args.resume, progress=sys.stderr.isatty())
+    if rank0:
+        print(f"done: best val AP {summary['best_ap']:.4f}; checkpoints in {out}")
+    return 0

@@ -16,7 +16,10 @@ from torch.utils.data import Dataset
 from posekit.data.coco import CocoPoseDataset
 from posekit.data.transforms import TopDownAugment, upper_lower_ids
 
-__all__ = ["TopDownDataset", "PersonBox", "ground_truth_boxes", "image_to_tensor", "IMAGENET_MEAN", "IMAGENET_STD"]
+__all__ = [
+    "TopDownDataset", "PersonBox", "ground_truth_boxes", "image_to_tensor", "IMAGENET_MEAN",
+    "IMAGENET_STD",
+]
 
 # ImageNet statistics in RGB order, on the 0–255 scale (every backbone here is trained with them).
 IMAGENET_MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)

@@ -36,13 +36,16 @@ def load_split(cfg: ExperimentConfig, split: str) -> CocoPoseDataset:
     if ann:
         return CocoPoseDataset(ann, images or Path(ann).parent, skeleton=d.skeleton)
     if not d.root:
-        raise ValueError(f"config has no data for split {split!r}: set data.root or data.{split}_ann")
+        raise ValueError(
+            f"config has no data for split {split!r}: set data.root or data.{split}_ann"
+        )
     name = d.train_split if split == "train" else d.val_split
     return CocoPoseDataset.from_dir(d.root, name, skeleton=d.skeleton)
 
 
 class TopDownTask:
-    """Single-person heatmap models on person crops (SimpleBaseline, CPM, Hourglass, CPN, ViTPose)."""
+    """Single-person heatmap models on person crops (SimpleBaseline, CPM, Hourglass, CPN,
+    ViTPose)."""
 
     def __init__(self, cfg: ExperimentConfig) -> None:
         self.cfg = cfg
@@ -69,7 +72,8 @@ class TopDownTask:
     def augment(self) -> TopDownAugment:
         a = self.cfg.augment
         return TopDownAugment(
-            flip_prob=a.flip_prob, half_body_prob=a.half_body_prob, scale_range=tuple(a.scale_range),
+            flip_prob=a.flip_prob, half_body_prob=a.half_body_prob,
+            scale_range=tuple(a.scale_range),
             rotate_factor=a.rotate_factor, rotate_prob=a.rotate_prob, shift_factor=a.shift_factor,
             color_jitter=a.color_jitter, udp=self.cfg.codec.udp,
         )
@@ -85,7 +89,9 @@ class TopDownTask:
             self._val = load_split(self.cfg, "val")
         return self._val
 
-    def loss(self, model: nn.Module, batch: dict[str, Tensor], device: torch.device) -> dict[str, Tensor]:
+    def loss(
+        self, model: nn.Module, batch: dict[str, Tensor], device: torch.device
+    ) -> dict[str, Tensor]:
         """Heatmap loss of one batch; the codec encodes targets from crop-space keypoints."""
         targets = self.codec.encode(batch["keypoints"][:, None])  # (B, 1 person, K, 3) → targets
         output = model(batch["image"].to(device, non_blocking=True))

@@ -42,7 +42,9 @@ from posekit.engine.distributed import (
 from posekit.engine.ema import ModelEMA
 from posekit.engine.tasks import build_task
 
-__all__ = ["build_optimizer", "build_scheduler", "train_one_epoch", "main", "train_cli"]
+__all__ = [
+    "build_optimizer", "build_scheduler", "train_one_epoch", "main", "train_cli", "TrainResult"
+]
 
 
 def build_optimizer(model: nn.Module, cfg: ExperimentConfig) -> torch.optim.Optimizer:
@@ -208,13 +210,24 @@ def _resolve_device(requested: str) -> str:
     return requested
 
 
+@dataclasses.dataclass
+class TrainResult:
+    """What a training run leaves in memory (its files are in ``out_dir``)."""
+
+    model: nn.Module  # the trained model (unwrapped from DDP; raw weights, not EMA)
+    best_ap: float  # best validation AP seen (-1 when never validated)
+    epoch: int  # last completed epoch
+    stats: dict[str, float]  # the last epoch's training statistics
+
+
 def main(
     cfg: ExperimentConfig, out_dir: str | Path, *, resume: str | Path | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
+    progress: bool = True, stop_epoch: int | None = None,
+) -> TrainResult:
     """Train ``cfg`` into ``out_dir`` (last.pt, best.pt, config.yaml, metrics.csv).
 
-    Returns the final summary: best AP, last epoch, and the last epoch's training stats.
+    ``stop_epoch`` ends this invocation after that epoch (as a preemption would) while the LR
+    schedule still spans ``schedule.epochs``; ``resume`` continues from a checkpoint.
     """
     device = init_distributed(_resolve_device(cfg.train.device))
     out_dir = Path(out_dir)
@@ -271,7 +284,8 @@ def main(
               f" ({get_world_size()} process{'es' if get_world_size() > 1 else ''}),"
               f" {len(train_set)} training samples, {len(loader)} iterations/epoch")
     started = time.perf_counter()
-    summary: dict[str, Any] = {"best_ap": best_ap, "epoch": start_epoch - 1}
+    stats: dict[str, float] = {}
+    epoch = start_epoch - 1
     for epoch in range(start_epoch, cfg.schedule.epochs):
         sampler.set_epoch(epoch)
         train_set.set_epoch(epoch)
@@ -299,8 +313,9 @@ def main(
                 if isinstance(v, int | float) and k != "epoch":
                     tb.add_scalar(k, v, epoch)
         if main_proc:
+            shown = ("loss", "lr", "images_per_s", "val_AP")
             msg = " ".join(f"{k}={v:.4g}" for k, v in row.items()
-                           if isinstance(v, float) and k in ("loss", "lr", "images_per_s", "val_AP"))
+                           if isinstance(v, float) and k in shown)
             print(f"epoch {epoch}: {msg}", flush=True)
             state = {
                 "model": unwrap(model).state_dict(),
@@ -317,8 +332,9 @@ def main(
                 save_checkpoint(state, out_dir / "last.pt")
             if is_best:
                 save_checkpoint(state, out_dir / "best.pt")
-        summary = {"best_ap": best_ap, "epoch": epoch, **stats}
         barrier()
+        if stop_epoch is not None and epoch >= stop_epoch:
+            break
         if out_of_time:
             if main_proc:
                 print(f"stopping after epoch {epoch}: train.max_minutes="
@@ -327,7 +343,7 @@ def main(
     if tb is not None:
         tb.close()
     cleanup_distributed()
-    return summary
+    return TrainResult(unwrap(model), best_ap, epoch, stats)
 
 
 def _tensorboard(out_dir: Path, enabled: bool) -> Any:
@@ -353,7 +369,7 @@ def train_cli(args: argparse.Namespace) -> int:
     rank0 = int(os.environ.get("RANK", "0")) == 0  # before the process group exists
     if rank0:
         print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), end="")
-    summary = main(cfg, out, resume=args.resume, progress=sys.stderr.isatty())
+    result = main(cfg, out, resume=args.resume, progress=sys.stderr.isatty())
     if rank0:
-        print(f"done: best val AP {summary['best_ap']:.4f}; checkpoints in {out}")
+        print(f"done: best val AP {result.best_ap:.4f}; checkpoints in {out}")
     return 0

@@ -76,7 +76,9 @@ class DetectionFile(_BoxTable):
             bbox = det["bbox"]
             if (not isinstance(bbox, list) or len(bbox) != 4
                     or not all(isinstance(v, int | float) and math.isfinite(v) for v in bbox)):
-                raise ValueError(f"{path}: detection {i} bbox must be 4 finite numbers, got {bbox!r}")
+                raise ValueError(
+                    f"{path}: detection {i} bbox must be 4 finite numbers, got {bbox!r}"
+                )
             if det.get("category_id", category_id) != category_id:
                 continue
             if float(det["score"]) < score_thresh or bbox[2] <= 1 or bbox[3] <= 1:
@@ -84,9 +86,8 @@ class DetectionFile(_BoxTable):
             image_id = int(det["image_id"])
             if coco is not None and image_id not in index:
                 continue  # detections on images outside the evaluated set
-            table[image_id].append(
-                PersonBox(index.get(image_id, -1), tuple(float(v) for v in bbox), float(det["score"]))
-            )
+            box = tuple(float(v) for v in bbox)
+            table[image_id].append(PersonBox(index.get(image_id, -1), box, float(det["score"])))
         super().__init__(table)
 
 

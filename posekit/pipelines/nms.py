@@ -1,13 +1,15 @@
 """Object keypoint similarity between people, and OKS-based non-maximum suppression.
 
-OKS follows cocoapi: ``exp(−d² / (2 · s² · κ²))`` with ``κ = 2σ`` and ``s²`` the object area, averaged
-over keypoints. Used to remove duplicate people found from overlapping boxes (top-down) or anchors
-(one-stage).
+OKS follows cocoapi: ``exp(−d² / (2 · s² · κ²))`` with ``κ = 2σ`` and ``s²`` the object area,
+averaged over keypoints. Used to remove duplicate people found from overlapping boxes
+(top-down) or anchors (one-stage).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from posekit.evaluation.pck import oks_matrix
 
 __all__ = ["oks_one_to_many", "oks_nms"]
 
@@ -16,14 +18,12 @@ def oks_one_to_many(
     ref: np.ndarray, others: np.ndarray, ref_area: float, other_areas: np.ndarray,
     sigmas: np.ndarray,
 ) -> np.ndarray:
-    """OKS between one person (K, 2+) and many (N, K, 2+), area = mean of the two areas.
-
-    This is MMPose's symmetric variant used for NMS (cocoapi's evaluation uses the GT area only).
-    """
-    variances = (2 * sigmas) ** 2  # κ² with κ = 2σ (cocoapi)
-    d2 = ((others[:, :, :2] - ref[None, :, :2]) ** 2).sum(-1)  # (N, K)
-    area = (ref_area + other_areas)[:, None] / 2 + np.spacing(1)  # (N, 1)
-    return np.exp(-d2 / variances[None] / area / 2).mean(axis=1)
+    """OKS between one person (K, 2+) and many (N, K, 2+) over all keypoints, with the mean of
+    the two areas as scale: MMPose's symmetric variant for NMS (evaluation uses the GT's area)."""
+    # Every keypoint counts: mark all as labelled.
+    as_gt = np.concatenate([others[:, :, :2], np.ones_like(others[:, :, :1])], axis=2)
+    areas = (ref_area + np.asarray(other_areas, dtype=np.float64)) / 2
+    return oks_matrix(ref[None, :, :2], as_gt, areas, sigmas)[0]
 
 
 def oks_nms(

@@ -140,7 +140,8 @@ class TopDown:
         kpts = np.stack([p.keypoints for p in preds])  # (N, K, 3)
         boxes = np.stack([p.bbox for p in preds]).astype(np.float32)  # (N, 4) xywh
         box_scores = np.array([p.box_score for p in preds], dtype=np.float32)
-        # Person score = box score × mean keypoint confidence above threshold (MMPose bbox_keypoint).
+        # Person score = box score × mean confidence of keypoints above threshold (MMPose's
+        # bbox_keypoint mode).
         valid = kpts[:, :, 2] > self.kpt_score_thresh
         mean_conf = np.where(valid, kpts[:, :, 2], 0).sum(1) / np.maximum(valid.sum(1), 1)
         scores = box_scores * mean_conf
@@ -170,7 +171,7 @@ class TopDown:
         """People in one BGR image, from ``boxes`` or else the pipeline's detector."""
         if boxes is None:
             if self.detector is None:
-                raise ValueError("TopDown needs person boxes: pass boxes= or build it with a detector")
+                raise ValueError("TopDown needs person boxes: pass boxes= or give it a detector")
             boxes = self.detector(image, image_id)
         if not boxes:
             return PoseInstances.empty(self.skeleton.num_keypoints)

@@ -25,7 +25,7 @@ from posekit.pipelines.nms import oks_nms
 from posekit.skeletons import Skeleton
 from posekit.structures import Keypoints, PoseInstances, xywh_to_xyxy
 
-__all__ = ["TopDown", "CropPrediction", "flip_heatmaps"]
+__all__ = ["TopDown", "CropPrediction", "flip_heatmaps", "assemble_people"]
 
 
 def flip_heatmaps(heatmaps: Tensor, flip_indices: list[int], shift: bool) -> Tensor:
@@ -48,6 +48,33 @@ class CropPrediction:
     keypoints: np.ndarray  # (K, 3) x, y, score
     bbox: np.ndarray  # (4,) x, y, w, h
     box_score: float
+
+
+def assemble_people(
+    preds: list[CropPrediction], skeleton: Skeleton, kpt_score_thresh: float = 0.2,
+    nms_thresh: float = 0.9,
+) -> PoseInstances:
+    """People of ONE image from its crop predictions: rescore, then OKS NMS.
+
+    Person score = box score × mean confidence of the keypoints above ``kpt_score_thresh``
+    (MMPose's ``bbox_keypoint`` mode; 0 when none is above). ``nms_thresh >= 1`` disables NMS.
+    """
+    if not preds:
+        return PoseInstances.empty(skeleton.num_keypoints)
+    kpts = np.stack([p.keypoints for p in preds])  # (N, K, 3)
+    boxes = np.stack([p.bbox for p in preds]).astype(np.float32)  # (N, 4) xywh
+    box_scores = np.array([p.box_score for p in preds], dtype=np.float32)
+    valid = kpts[:, :, 2] > kpt_score_thresh
+    mean_conf = np.where(valid, kpts[:, :, 2], 0).sum(1) / np.maximum(valid.sum(1), 1)
+    scores = (box_scores * mean_conf).astype(np.float32)
+    if nms_thresh < 1.0 and len(preds) > 1:
+        areas = boxes[:, 2] * boxes[:, 3]
+        keep = oks_nms(kpts, scores, areas, skeleton.oks_sigmas(), nms_thresh)
+        kpts, boxes, scores = kpts[keep], boxes[keep], scores[keep]
+    return PoseInstances(
+        xywh_to_xyxy(torch.from_numpy(boxes)), Keypoints(torch.from_numpy(kpts)),
+        torch.from_numpy(scores),
+    )
 
 
 class TopDown:
@@ -134,35 +161,15 @@ class TopDown:
 
     def assemble(self, preds: list[CropPrediction]) -> PoseInstances:
         """Rescore and OKS-NMS the crops of ONE image into people."""
-        k = self.skeleton.num_keypoints
-        if not preds:
-            return PoseInstances.empty(k)
-        kpts = np.stack([p.keypoints for p in preds])  # (N, K, 3)
-        boxes = np.stack([p.bbox for p in preds]).astype(np.float32)  # (N, 4) xywh
-        box_scores = np.array([p.box_score for p in preds], dtype=np.float32)
-        # Person score = box score × mean confidence of keypoints above threshold (MMPose's
-        # bbox_keypoint mode).
-        valid = kpts[:, :, 2] > self.kpt_score_thresh
-        mean_conf = np.where(valid, kpts[:, :, 2], 0).sum(1) / np.maximum(valid.sum(1), 1)
-        scores = box_scores * mean_conf
-        if self.nms_thresh < 1.0 and len(preds) > 1:
-            areas = boxes[:, 2] * boxes[:, 3]
-            keep = oks_nms(kpts, scores, areas, self.skeleton.oks_sigmas(), self.nms_thresh)
-            kpts, boxes, scores = kpts[keep], boxes[keep], scores[keep]
-        return PoseInstances(
-            xywh_to_xyxy(torch.from_numpy(boxes)), Keypoints(torch.from_numpy(kpts)),
-            torch.from_numpy(scores),
-        )
+        return assemble_people(preds, self.skeleton, self.kpt_score_thresh, self.nms_thresh)
 
     def to_coco_results(self, preds: list[CropPrediction]) -> list[dict]:
         """Group crops by image, assemble people, and emit COCO results dicts."""
         by_image: dict[int, list[CropPrediction]] = defaultdict(list)
         for p in preds:
             by_image[p.image_id].append(p)
-        results = []
-        for image_id in sorted(by_image):
-            results.extend(self.assemble(by_image[image_id]).to_coco(image_id))
-        return results
+        return [r for image_id in sorted(by_image)
+                for r in self.assemble(by_image[image_id]).to_coco(image_id)]
 
     def __call__(
         self, image: np.ndarray, image_id: int | None = None,

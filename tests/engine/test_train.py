@@ -65,7 +65,8 @@ def test_tiny_overfit_loss_falls_tenfold(tiny_cfg):
 
 def _epoch_losses(run_dir):
     with (run_dir / "metrics.csv").open() as f:
-        return {int(r["epoch"]): float(r["loss"]) for r in csv.DictReader(f) if r["kind"] == "epoch"}
+        rows = [r for r in csv.DictReader(f) if r["kind"] == "epoch"]
+    return {int(r["epoch"]): float(r["loss"]) for r in rows}
 
 
 @pytest.mark.slow

@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", _cmd_demo, "generate SynthPose, train a small model, evaluate and draw")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--minutes", type=float, default=None, help="training time budget")
+    p.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
+    p.add_argument("--train-images", type=int, default=2000)
+    p.add_argument("--val-images", type=int, default=200)
     return parser
 
 

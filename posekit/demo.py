@@ -32,7 +32,7 @@ __all__ = ["run_demo", "DEMO_CONFIG"]
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "simplebaseline" / (
     "simplebaseline_tiny_synthpose_128x96.yaml"
 )
-TRAIN_IMAGES, VAL_IMAGES, IMAGE_SIZE = 2000, 200, 256
+IMAGE_SIZE = 256
 
 
 def _ensure_split(data: Path, split: str, num: int, seed: int) -> None:
@@ -42,7 +42,7 @@ def _ensure_split(data: Path, split: str, num: int, seed: int) -> None:
         return
     start = time.perf_counter()
     generate_dataset(data, num, seed=seed, size=IMAGE_SIZE, crowd="normal", split=split,
-                     workers=2)
+                     workers=2 if num >= 500 else 1)  # worker start-up only pays off for big sets
     print(f"[1] SynthPose {split}: {num} images of {IMAGE_SIZE}x{IMAGE_SIZE} in "
           f"{time.perf_counter() - start:.1f} s → {data}")
 
@@ -50,8 +50,8 @@ def _ensure_split(data: Path, split: str, num: int, seed: int) -> None:
 def run_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     data = out / "data"
-    _ensure_split(data, "train", TRAIN_IMAGES, seed=0)
-    _ensure_split(data, "val", VAL_IMAGES, seed=1)
+    _ensure_split(data, "train", args.train_images, seed=0)
+    _ensure_split(data, "val", args.val_images, seed=1)
     val = CocoPoseDataset.from_dir(data, "val")
 
     gt_as_pred = [
@@ -65,6 +65,8 @@ def run_demo(args: argparse.Namespace) -> int:
     cfg = load_config(DEMO_CONFIG, [f"data.root={data}"])
     if args.minutes is not None:
         cfg = apply_overrides(cfg, [f"train.max_minutes={args.minutes}"])
+    if args.epochs is not None:
+        cfg = apply_overrides(cfg, [f"schedule.epochs={args.epochs}"])
     baseline = MeanPose(tuple(cfg.codec.input_size)).fit(CocoPoseDataset.from_dir(data, "train"))
     base_ap = evaluate_coco(val.gt_dict, baseline.predict(val), skeleton=val.skeleton).stats["AP"]
     print(f"[3] mean-pose baseline (GT boxes): val AP = {base_ap:.3f}")

@@ -38,4 +38,7 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
     """Build the model registered as ``name``; keyword arguments go to its constructor."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}")
-    return MODELS[name](**kwargs)
+    try:
+        return MODELS[name](**kwargs)
+    except TypeError as exc:  # a config's model.kwargs that the constructor does not take
+        raise ValueError(f"model {name!r}: {exc}") from None

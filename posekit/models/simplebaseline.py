@@ -243,9 +243,14 @@ def simple_baseline_tiny(
     deconv_channels: tuple[int, ...] = (64, 64, 64),
     deconv_kernel: int = 4,
     final_kernel: int = 1,
+    backbone_widths: tuple[int, int, int, int] = (16, 32, 64, 128),
+    backbone_layers: tuple[int, int, int, int] = (1, 1, 1, 1),
 ) -> SimpleBaseline:
-    """A CPU-sized SimpleBaseline (0.57 M params): `resnet_tiny` and three 64-channel deconvs."""
+    """A CPU-sized SimpleBaseline: a BasicBlock ResNet of the given widths/depths (default
+    `resnet_tiny`, 0.57 M params in all) and three 64-channel deconvs."""
+    backbone = resnet_tiny(widths=tuple(backbone_widths), stem_width=backbone_widths[0],
+                           layers=tuple(backbone_layers))
     return SimpleBaseline(
-        backbone=resnet_tiny(), num_keypoints=num_keypoints, deconv_channels=deconv_channels,
+        backbone=backbone, num_keypoints=num_keypoints, deconv_channels=tuple(deconv_channels),
         deconv_kernel=deconv_kernel, final_kernel=final_kernel,
     )

@@ -7,7 +7,6 @@ ground-truth boxes and a COCO detection-results file.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from posekit.data.coco import CocoPoseDataset
+from posekit.data.coco import CocoPoseDataset, load_json_file
 from posekit.data.topdown import PersonBox, ground_truth_boxes
 
 __all__ = ["Detector", "GroundTruthBoxes", "DetectionFile", "person_boxes"]
@@ -56,13 +55,7 @@ class DetectionFile(_BoxTable):
         self, path: str | Path, coco: CocoPoseDataset | None = None, *,
         score_thresh: float = 0.0, category_id: int = 1,
     ) -> None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"detection file not found: {path}")
-        try:
-            entries = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: invalid JSON ({exc})") from None
+        entries = load_json_file(path, "detection file")
         if not isinstance(entries, list):
             raise ValueError(f"{path}: expected a list of detections, got {type(entries).__name__}")
         index = {r.image_id: i for i, r in enumerate(coco.records)} if coco is not None else {}

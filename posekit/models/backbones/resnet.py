@@ -233,5 +233,5 @@ def resnet152(**kwargs: Any) -> ResNet:
 
 def resnet_tiny(**kwargs: Any) -> ResNet:
     """A 0.31 M-param ResNet (BasicBlock × 1 per stage, widths 16..128) for CPU tests and demos."""
-    kwargs = {"widths": (16, 32, 64, 128), "stem_width": 16, **kwargs}
-    return ResNet(block=BasicBlock, layers=(1, 1, 1, 1), **kwargs)
+    kwargs = {"widths": (16, 32, 64, 128), "stem_width": 16, "layers": (1, 1, 1, 1), **kwargs}
+    return ResNet(block=BasicBlock, **kwargs)

@@ -111,12 +111,17 @@ class TopDownTask:
     def predict(
         self, model: nn.Module, coco: CocoPoseDataset, device: torch.device | str = "cpu", *,
         detections: str | None = None, flip_test: bool | None = None,
+        max_images: int = 0,
     ) -> list[dict]:
-        """COCO results for a dataset; crops are sharded over DDP ranks and gathered on all."""
+        """COCO results for a dataset (its first ``max_images`` images when > 0); crops are
+        sharded over DDP ranks and gathered on all."""
         detector = (DetectionFile(detections, coco, score_thresh=self.cfg.test.det_score_thresh)
                     if detections else GroundTruthBoxes(coco))
+        boxes = person_boxes(coco, detector)
+        if max_images > 0:
+            boxes = [b for b in boxes if b.record_index < max_images]
         dataset = TopDownDataset(coco, tuple(self.cfg.codec.input_size), self.augment(),
-                                 train=False, boxes=person_boxes(coco, detector))
+                                 train=False, boxes=boxes)
         pipe = self.pipeline(model, device, flip_test)
         mine = range(get_rank(), len(dataset), get_world_size())
         preds = pipe.predict_crops(dataset, num_workers=self.cfg.data.workers, indices=mine)
@@ -126,10 +131,9 @@ class TopDownTask:
     def evaluate(self, model: nn.Module, device: torch.device | str = "cpu") -> EvalReport:
         """COCO AP on the validation split (GT boxes), capped at ``data.max_val_images``."""
         coco = self.val_coco()
-        results = self.predict(model, coco, device)
-        image_ids = [r.image_id for r in coco.records]
-        if self.cfg.data.max_val_images:
-            image_ids = image_ids[: self.cfg.data.max_val_images]
+        cap = self.cfg.data.max_val_images
+        results = self.predict(model, coco, device, max_images=cap)
+        image_ids = [r.image_id for r in coco.records][: cap or None]
         return evaluate_coco(coco.gt_dict, results, skeleton=self.skeleton, image_ids=image_ids)
 
 

@@ -95,3 +95,13 @@ def test_non_finite_loss_stops_with_message(tiny_cfg, tmp_path, monkeypatch):
     monkeypatch.setattr(task_cls, "loss", nan_loss)
     with pytest.raises(FloatingPointError, match="non-finite loss nan at epoch 0 iteration 0"):
         engine.main(tiny_cfg, tmp_path, progress=False)
+
+
+def test_validation_cap_limits_predicted_images(tiny_cfg):
+    task = build_task(apply_overrides(tiny_cfg, ["data.max_val_images=1"]))
+    coco = task.val_coco()
+    model = task.build_model().eval()
+    results = task.predict(model, coco, max_images=1)
+    assert {r["image_id"] for r in results} == {coco.records[0].image_id}
+    report = task.evaluate(model)
+    assert set(report.stats) >= {"AP", "AR"}

@@ -12,7 +12,13 @@ import numpy as np
 
 from posekit.data.coco import CocoPoseDataset
 from posekit.data.topdown import PersonBox, ground_truth_boxes
-from posekit.data.transforms import TopDownAugment, crop_to_image
+from posekit.data.transforms import (
+    apply_affine,
+    box_to_center_scale,
+    crop_to_image,
+    fix_aspect_ratio,
+    get_affine_matrix,
+)
 from posekit.pipelines.topdown import CropPrediction, assemble_people
 
 __all__ = ["MeanPose"]
@@ -27,21 +33,25 @@ class MeanPose:
 
     def __init__(self, input_size: tuple[int, int] = (192, 256)) -> None:
         self.input_size = tuple(input_size)
-        self.augment = TopDownAugment()
         self.mean_xy: np.ndarray | None = None  # (K, 2) crop pixels
         self.frequency: np.ndarray | None = None  # (K,) fraction of people with the point labelled
+
+    def _crop_frame(self, bbox: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Centre and aspect-fixed scale of a box's crop, exactly as the models' test-time crop
+        (padding 1.25, no rotation); only the geometry, no pixels are warped."""
+        center, scale = box_to_center_scale(bbox)
+        return center, fix_aspect_ratio(scale, self.input_size[0] / self.input_size[1])
 
     def fit(self, coco: CocoPoseDataset) -> MeanPose:
         """Average the labelled keypoints of every training person in crop coordinates."""
         k = coco.skeleton.num_keypoints
         total, count, people = np.zeros((k, 2)), np.zeros(k), 0
-        blank = np.zeros((1, 1, 3), np.uint8)
         for item in ground_truth_boxes(coco):
             person = coco.records[item.record_index].people[item.person_index]
-            crop = self.augment(blank, person.keypoints, np.asarray(item.bbox),
-                                input_size=self.input_size, train=False)
+            center, scale = self._crop_frame(item.bbox)
+            to_crop = get_affine_matrix(center, scale, 0.0, self.input_size)
             labelled = person.keypoints[:, 2] > 0
-            total[labelled] += crop.keypoints[labelled, :2]
+            total[labelled] += apply_affine(person.keypoints[labelled, :2], to_crop)
             count[labelled] += 1
             people += 1
         if people == 0:
@@ -55,13 +65,11 @@ class MeanPose:
         if self.mean_xy is None or self.frequency is None:
             raise ValueError("MeanPose.predict called before fit")
         boxes = ground_truth_boxes(coco) if boxes is None else boxes
-        blank = np.zeros((1, 1, 3), np.uint8)
         by_image: dict[int, list[CropPrediction]] = {}
         for item in boxes:
             record = coco.records[item.record_index]
-            crop = self.augment(blank, np.zeros((len(self.frequency), 3), np.float32),
-                                np.asarray(item.bbox), input_size=self.input_size, train=False)
-            xy = crop_to_image(self.mean_xy, crop.center, crop.scale, 0.0, self.input_size)
+            center, scale = self._crop_frame(item.bbox)
+            xy = crop_to_image(self.mean_xy, center, scale, 0.0, self.input_size)
             kpts = np.concatenate([xy, self.frequency[:, None]], axis=1).astype(np.float32)
             by_image.setdefault(record.image_id, []).append(
                 CropPrediction(record.image_id, kpts, np.asarray(item.bbox, np.float32), item.score)

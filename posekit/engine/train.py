@@ -178,25 +178,35 @@ def train_one_epoch(
 
 
 class CsvLog:
-    """Append-only CSV of training events (rank 0); columns grow as new keys appear."""
+    """Append-only CSV of training events (rank 0); columns grow as new keys appear.
+
+    A row with known columns is appended; a new column rewrites the file once (atomically) with
+    the wider header.
+    """
 
     def __init__(self, path: Path, enabled: bool) -> None:
         self.path, self.enabled = path, enabled
         self.rows: list[dict[str, Any]] = []
+        self.keys: list[str] = []
         if enabled and path.exists():
             with path.open() as f:
-                self.rows = list(csv.DictReader(f))
+                reader = csv.DictReader(f)
+                self.rows = list(reader)
+                self.keys = list(reader.fieldnames or [])
 
     def __call__(self, row: dict[str, Any]) -> None:
         if not self.enabled:
             return
         self.rows.append(row)
-        keys: list[str] = []
-        for r in self.rows:
-            keys.extend(k for k in r if k not in keys)
+        new = [k for k in row if k not in self.keys]
+        if not new and self.path.exists():
+            with self.path.open("a", newline="") as f:
+                csv.DictWriter(f, fieldnames=self.keys).writerow(row)
+            return
+        self.keys.extend(new)
         tmp = self.path.with_suffix(".tmp")
         with tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=keys)
+            writer = csv.DictWriter(f, fieldnames=self.keys)
             writer.writeheader()
             writer.writerows(self.rows)
         tmp.replace(self.path)

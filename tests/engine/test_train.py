@@ -105,3 +105,17 @@ def test_validation_cap_limits_predicted_images(tiny_cfg):
     assert {r["image_id"] for r in results} == {coco.records[0].image_id}
     report = task.evaluate(model)
     assert set(report.stats) >= {"AP", "AR"}
+
+
+def test_csv_log_appends_and_widens_header(tmp_path):
+    path = tmp_path / "metrics.csv"
+    log = engine.CsvLog(path, enabled=True)
+    log({"kind": "iter", "loss": 1.0})
+    log({"kind": "iter", "loss": 2.0})
+    log({"kind": "epoch", "loss": 3.0, "val_AP": 0.5})  # new column: header widens
+    engine.CsvLog(path, enabled=True)({"kind": "epoch", "loss": 4.0})  # resumed run appends
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["loss"] for r in rows] == ["1.0", "2.0", "3.0", "4.0"]
+    assert [r["val_AP"] for r in rows] == ["", "", "0.5", ""]
+    assert not (tmp_path / "metrics.tmp").exists()

@@ -1,4 +1,5 @@
-"""``posekit`` command line: synth | show | eval | info | train | demo.
+"""``posekit`` command line: synth | show | eval | info | train | demo | infer | export | convert |
+bench.
 
 Every command is a thin handler over library functions. Errors become one ``error: …`` line on
 stderr and exit status 2 (a traceback only with ``--debug``).
@@ -73,6 +74,30 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from posekit.export.convert import convert_cli
+
+    return convert_cli(args)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from posekit.export.onnx import export_cli
+
+    return export_cli(args)
+
+
+def _cmd_infer(args: argparse.Namespace) -> int:
+    from posekit.infer import infer_cli
+
+    return infer_cli(args)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from posekit.benchmarking import bench_cli
+
+    return bench_cli(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="posekit", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -137,6 +162,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
     p.add_argument("--train-images", type=int, default=2000)
     p.add_argument("--val-images", type=int, default=200)
+
+    p = add("infer", _cmd_infer, "poses in images, folders, globs, videos or a camera")
+    p.add_argument("source", help="image, folder (recursive), glob, video file or camera index")
+    p.add_argument("--checkpoint", required=True, help="posekit checkpoint (.pt) or .onnx")
+    p.add_argument("--detector", default=None,
+                   help="top-down person boxes: full-image | DETECTIONS.json | one-stage CKPT")
+    p.add_argument("--out", default="runs/infer", help="output directory")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-draw", action="store_true", help="write only the results json")
+    p.add_argument("--max-frames", type=int, default=0, help="stop a video/camera after N frames")
+
+    p = add("export", _cmd_export, "export a checkpoint to ONNX (runs on onnxruntime)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True, help="model.onnx")
+    p.add_argument("--opset", type=int, default=18)
+    p.add_argument("--batch", default="dynamic", help="dynamic | N (a fixed batch size)")
+
+    p = add("convert", _cmd_convert, "convert a reference (MMPose) checkpoint to posekit")
+    p.add_argument("src", help="the reference checkpoint (.pth)")
+    p.add_argument("--config", required=True, help="posekit config of the same model")
+    p.add_argument("--out", required=True, help="posekit checkpoint to write (.pt)")
+
+    p = add("bench", _cmd_bench, "latency vs number of people on SynthPose, eager and ORT")
+    p.add_argument("models", nargs="*", help="checkpoints or configs (default: SimpleBaseline "
+                   "tiny and Res-50 configs)")
+    p.add_argument("--people", default="1,2,4,8,16,32", help="comma-separated people counts")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per image")
+    p.add_argument("--size", type=int, default=512, help="image side in pixels")
+    p.add_argument("--runtimes", default="torch,onnxruntime")
+    p.add_argument("--threads", type=int, default=0, help="torch/ORT threads (0 = default)")
+    p.add_argument("--out", default="runs/bench", help="writes bench.md and bench.png here")
+    p.add_argument("--seed", type=int, default=0)
     return parser
 
 

@@ -30,7 +30,10 @@ from torch import Tensor, nn
 
 from posekit.config import ExperimentConfig, config_from_dict, config_to_dict
 
-__all__ = ["export_onnx", "OnnxRunner", "read_metadata", "config_from_onnx", "METADATA_PREFIX"]
+__all__ = [
+    "export_onnx", "export_checkpoint", "export_cli", "OnnxRunner", "read_metadata",
+    "config_from_onnx", "METADATA_PREFIX",
+]
 
 METADATA_PREFIX = "posekit."
 FORMAT_VERSION = "1"
@@ -105,6 +108,36 @@ def export_onnx(
     if check:
         onnx.checker.check_model(str(out), full_check=True)
     return out
+
+
+def export_checkpoint(checkpoint: str | Path, out: str | Path, *, opset: int = 18,
+                      batch: int | str = "dynamic") -> Path:
+    """Export a posekit checkpoint (EMA weights when present, as eval uses)."""
+    from posekit.engine.evaluate import load_trained
+
+    cfg, model = load_trained(checkpoint)
+    return export_onnx(cfg, model, out, opset=opset, batch=batch)
+
+
+def _parse_batch(text: str) -> int | str:
+    if text == "dynamic":
+        return text
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    raise ValueError(f"--batch must be 'dynamic' or a positive integer, got {text!r}")
+
+
+def export_cli(args: Any) -> int:
+    import time
+
+    start = time.perf_counter()
+    out = export_checkpoint(args.checkpoint, args.out, opset=args.opset,
+                            batch=_parse_batch(str(args.batch)))
+    meta = read_metadata(out)
+    print(f"exported {args.checkpoint} → {out} ({out.stat().st_size / 1e6:.1f} MB, opset "
+          f"{args.opset}, batch {meta['batch']}, {meta['paradigm']} {meta['model']}, input "
+          f"(w, h) {meta['input_size']}) in {time.perf_counter() - start:.1f} s; onnx.checker ok")
+    return 0
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:

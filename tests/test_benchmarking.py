@@ -1,0 +1,78 @@
+"""posekit bench at tiny sizes: exact people counts, rows per runtime, table and plot."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from conftest import tiny_topdown_config
+from product_helpers import tiny_checkpoint
+
+from posekit.benchmarking import bench_model, format_table, people_image
+from posekit.cli import main
+from posekit.config import save_config
+
+
+@pytest.mark.parametrize("n", [1, 3, 8])
+def test_people_image_holds_exactly_n_people_inside_their_boxes(n):
+    image, boxes = people_image(n, size=192, seed=0)
+    assert len(boxes) == n
+    # Canvas grey 128, render_person's plain background grey 160.
+    background = np.all(image == 128, axis=-1) | np.all(image == 160, axis=-1)
+    covered = np.zeros(image.shape[:2], bool)
+    for b in boxes:
+        x, y, w, h = b.bbox
+        assert w > 4 and h > 4
+        x0, y0 = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
+        region = background[y0:y0 + int(h), x0:x0 + int(w)]
+        assert (~region).mean() > 0.2  # the box holds a drawn person
+        covered[y0:y0 + int(h), x0:x0 + int(w)] = True
+    assert background[~covered].mean() > 0.99  # nobody is drawn outside the boxes
+    again, _ = people_image(n, size=192, seed=0)
+    assert np.array_equal(image, again)  # fixed seed
+
+
+def test_bench_cli_writes_table_json_and_plot(tmp_path, capsys):
+    cfg_path = tmp_path / "tiny.yaml"
+    save_config(tiny_topdown_config(), cfg_path)
+    out = tmp_path / "bench"
+    rc = main(["bench", str(cfg_path), "--people", "1,4", "--repeats", "1",
+               "--size", "128", "--out", str(out)])
+    assert rc == 0
+    rows = json.loads((out / "bench.json").read_text())
+    assert [(r["runtime"], r["people"]) for r in rows] == [
+        ("torch", 1), ("torch", 4), ("onnxruntime", 1), ("onnxruntime", 4)]
+    for r in rows:
+        assert set(r["ms"]) == {"detector", "preprocess", "network", "decode"}
+        assert r["total_ms"] >= sum(r["ms"].values()) * 0.99 > 0
+    table = (out / "bench.md").read_text()
+    assert table.count("\n") == 2 + len(rows)
+    assert "| tiny | onnxruntime | 4 |" in table
+    assert "| grouping |" in table.splitlines()[0] + "|" and "–" in table  # no grouping here
+    png = cv2.imread(str(out / "bench.png"))
+    assert png is not None and png.shape[0] > 100
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_bench_a_checkpoint(tmp_path):
+    """A checkpoint is benched with its trained weights (labelled with its model name)."""
+    _, ckpt = tiny_checkpoint(tmp_path / "tiny.pt")
+    rows = bench_model(str(ckpt), people=(1, 16), runtimes=("torch",), repeats=2, size=128)
+    assert [r.people for r in rows] == [1, 16]
+    assert rows[0].model == "tiny (simple_baseline_tiny)"
+    assert all(r.ms["network"] > 0 and r.total_ms > 0 for r in rows)
+
+
+def test_format_table_marks_missing_phases():
+    from posekit.benchmarking import BenchRow
+
+    row = BenchRow("m", "torch", 2, {"network": 3.0, "grouping": 1.0}, 4.0)
+    line = format_table([row]).splitlines()[-1]
+    assert line == "| m | torch | 2 | – | – | 3.0 | – | 1.0 | 4.0 | 2.00 |"
+
+
+def test_bench_rejects_unknown_inputs(tmp_path):
+    assert main(["bench", str(tmp_path / "none.yaml"), "--out", str(tmp_path)]) == 2
+    assert main(["bench", "--people", "a,b", "--out", str(tmp_path)]) == 2

@@ -5,8 +5,9 @@ exported by ``posekit.export.onnx.export_onnx`` (dynamic batch) on onnxruntime's
 both with the same number of threads, on the same random input; random weights (speed does not
 depend on them). Prints a markdown table for docs/benchmarks.md, with the max |Δ| of the outputs.
 
-    python benchmarks/bench_onnx.py configs/simplebaseline/simplebaseline_tiny_synthpose_128x96.yaml \
-        configs/simplebaseline/simplebaseline_res50_coco_256x192.yaml --batch 1 8 --threads 2
+    python benchmarks/bench_onnx.py \
+        configs/simplebaseline/simplebaseline_tiny_synthpose_128x96.yaml \
+        configs/simplebaseline/simplebaseline_res50_coco_256x192.yaml --batch 1 8 --threads 1
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ Top-down tasks (``task.needs_detector``) need person boxes; ``detector=`` accept
 - a callable ``image -> boxes`` (a list of :class:`PersonBox`, or an (N, 4|5) array of x, y, w,
   h[, score]);
 - a checkpoint or ``.onnx`` path of a model that finds people without boxes (a one-stage or
-  bottom-up model): its people's boxes become the crops (:class:`EstimatorDetector`).
+  bottom-up model), or such a :class:`PoseEstimator` itself: its people's boxes become the crops
+  (:class:`EstimatorDetector`). This is the hook the one-stage family plugs its network into.
 """
 
 from __future__ import annotations
@@ -110,6 +111,8 @@ def build_detector(spec: Any, *, device: str = "cpu", score_thresh: float = 0.0
 
     if isinstance(spec, str) and spec == "full-image":
         return FullImage()
+    if isinstance(spec, PoseEstimator):
+        return EstimatorDetector(spec, score_thresh)
     if isinstance(spec, str | Path):
         path = Path(spec)
         if path.suffix.lower() == ".json":

@@ -172,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-draw", action="store_true", help="write only the results json")
     p.add_argument("--max-frames", type=int, default=0, help="stop a video/camera after N frames")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch / onnxruntime threads (0 = default; 1 is best on a busy CPU)")
 
     p = add("export", _cmd_export, "export a checkpoint to ONNX (runs on onnxruntime)")
     p.add_argument("--checkpoint", required=True)

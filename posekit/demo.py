@@ -88,4 +88,6 @@ def run_demo(args: argparse.Namespace) -> int:
     print(report.format())
     print(f"val AP (GT boxes, flip test): {report.stats['AP']:.3f} — mean-pose baseline "
           f"{base_ap:.3f}")
+    print(f"next: posekit infer {data / 'images' / 'val'} --checkpoint {out / 'best.pt'} "
+          f"--detector full-image --out {out / 'infer'}")
     return 0

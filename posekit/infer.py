@@ -246,8 +246,12 @@ def _infer_video(kind: str, item: Path | int, root: Path | None, estimator: Pose
 
 
 def infer_cli(args: argparse.Namespace) -> int:
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
     estimator = PoseEstimator.from_checkpoint(args.checkpoint, device=args.device,
-                                              detector=args.detector)
+                                              detector=args.detector, threads=args.threads)
     summary = run_infer(args.source, estimator, args.out, draw=not args.no_draw,
                         max_frames=args.max_frames)
     print(summary.format())

@@ -109,3 +109,20 @@ def test_topdown_checkpoint_cannot_be_its_own_detector(ckpt):
     """A checkpoint given as detector must find people alone (one-stage / bottom-up)."""
     with pytest.raises(ValueError, match="needs person boxes"):
         PoseEstimator.from_checkpoint(ckpt, detector=str(ckpt))
+
+
+def test_an_estimator_that_finds_people_can_be_the_detector(ckpt):
+    """The one-stage hook: a box-free estimator's people boxes become the top-down crops."""
+    from posekit.api import EstimatorDetector
+    from posekit.structures import Keypoints
+
+    found = PoseInstances(torch.tensor([[5.0, 10.0, 45.0, 90.0], [50.0, 0.0, 90.0, 60.0]]),
+                          Keypoints(torch.zeros(2, 17, 3)), torch.tensor([0.9, 0.2]))
+    stand_in = PoseEstimator(lambda image, image_id=None: found, None, skeleton=None,
+                             runtime="torch", source="one-stage stand-in")
+    boxes = EstimatorDetector(stand_in, score_thresh=0.5)(person_image(0))
+    assert [b.bbox for b in boxes] == [(5.0, 10.0, 40.0, 80.0)]
+    assert boxes[0].score == pytest.approx(0.9)
+    people = PoseEstimator.from_checkpoint(ckpt, detector=stand_in)(person_image(0))
+    assert len(people) == 2
+    assert people.boxes.tolist() == found.boxes.tolist()

@@ -182,6 +182,9 @@ class OnnxRunner:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.log_severity_level = 3
+        # Idle pool threads would otherwise spin between calls, stealing the CPU from the
+        # pipeline's own pre- and post-processing.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(
                 str(path), options, providers=providers or ["CPUExecutionProvider"]

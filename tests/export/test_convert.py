@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from make_mmpose_simplebaseline_fixtures import (
     parity_input,
     seeded_state_dict,
 )
+from write_mmpose_standin import write_mmpose_checkpoint
 
 from posekit.cli import main
 from posekit.config import load_config
@@ -29,38 +29,11 @@ def config_for(model: str) -> Path:
     return CONFIGS / f"{model.replace('simple_baseline_', 'simplebaseline_')}_coco_256x192.yaml"
 
 
-def mmpose_checkpoint(path: Path, state_dict: dict, *, numpy1_names: bool = True) -> Path:
-    """A checkpoint laid out like MMPose's releases: ``{"meta": {...numpy...}, "state_dict"}``.
-
-    Released files were pickled under numpy 1.x, whose array reconstructor is named
-    ``numpy.core.multiarray._reconstruct``; numpy 2 writes ``numpy._core...``. With
-    ``numpy1_names`` the test writes the legacy (non-zip) format, whose protocol-2 pickle names
-    globals as plain text lines, and puts the numpy-1.x name back — byte for byte what numpy 1.x
-    writes there.
-    """
-    meta = {"dataset_meta": {"dataset_name": "coco",
-                             "sigmas": np.linspace(0.025, 0.107, 17).astype(np.float32),
-                             "flip_indices": [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13,
-                                              16, 15]},
-            "epoch": 210, "mmengine_version": "0.10.7"}
-    buf = io.BytesIO()
-    torch.save({"meta": meta, "state_dict": state_dict}, buf,
-               _use_new_zipfile_serialization=not numpy1_names)
-    data = buf.getvalue()
-    if numpy1_names:
-        old = b"cnumpy._core.multiarray\n_reconstruct\n"
-        new = b"cnumpy.core.multiarray\n_reconstruct\n"
-        assert old in data
-        data = data.replace(old, new)
-    path.write_bytes(data)
-    return path
-
-
 @pytest.mark.parametrize("numpy1_names", [True, False])
 def test_converted_res50_reproduces_mmpose_heatmaps(tmp_path, numpy1_names):
     golden = np.load(FIXTURES / "mmpose_simplebaseline.npz")
     keys = KEYS[PARITY_MODEL]["keys"]
-    src = mmpose_checkpoint(tmp_path / "td-hm_res50.pth", seeded_state_dict(keys),
+    src = write_mmpose_checkpoint(tmp_path / "td-hm_res50.pth", seeded_state_dict(keys),
                             numpy1_names=numpy1_names)
     out = tmp_path / "sb_res50.pt"
     assert main(["convert", str(src), "--config", str(config_for(PARITY_MODEL)),
@@ -92,7 +65,7 @@ def test_unmatched_keys_are_named(tmp_path):
     sd["head.extra_conv.weight"] = torch.zeros(3, 3)
     del sd["backbone.layer4.2.bn3.running_var"]
     sd["head.final_layer.weight"] = torch.zeros(5, 256, 1, 1)
-    src = mmpose_checkpoint(tmp_path / "bad.pth", sd)
+    src = write_mmpose_checkpoint(tmp_path / "bad.pth", sd)
     with pytest.raises(ValueError) as err:
         convert_checkpoint(src, config_for(PARITY_MODEL), tmp_path / "out.pt")
     msg = str(err.value)

@@ -6,12 +6,18 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from product_helpers import person_image, tiny_checkpoint
+from product_helpers import (  # noqa: F401 - one_torch_thread: pytestmark
+    one_torch_thread,
+    person_image,
+    tiny_checkpoint,
+)
 
 from posekit import PoseEstimator, PoseInstances
 from posekit.data.topdown import PersonBox
 from posekit.engine.evaluate import load_trained
 from posekit.engine.tasks import build_task
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

@@ -8,11 +8,16 @@ import cv2
 import numpy as np
 import pytest
 from conftest import tiny_topdown_config
-from product_helpers import tiny_checkpoint
+from product_helpers import (  # noqa: F401 - one_torch_thread: pytestmark
+    one_torch_thread,
+    tiny_checkpoint,
+)
 
 from posekit.benchmarking import bench_model, format_table, people_image
 from posekit.cli import main
 from posekit.config import save_config
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("n", [1, 3, 8])
@@ -38,7 +43,7 @@ def test_bench_cli_writes_table_json_and_plot(tmp_path, capsys):
     cfg_path = tmp_path / "tiny.yaml"
     save_config(tiny_topdown_config(), cfg_path)
     out = tmp_path / "bench"
-    rc = main(["bench", str(cfg_path), "--people", "1,4", "--repeats", "1",
+    rc = main(["bench", str(cfg_path), "--people", "1,4", "--repeats", "1", "--threads", "1",
                "--size", "128", "--out", str(out)])
     assert rc == 0
     rows = json.loads((out / "bench.json").read_text())

@@ -7,11 +7,17 @@ import json
 import cv2
 import numpy as np
 import pytest
-from product_helpers import person_image, tiny_checkpoint
+from product_helpers import (  # noqa: F401 - one_torch_thread: pytestmark
+    one_torch_thread,
+    person_image,
+    tiny_checkpoint,
+)
 
 from posekit import PoseEstimator
 from posekit.cli import main
 from posekit.infer import expand_source, run_infer
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

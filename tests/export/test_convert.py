@@ -13,12 +13,15 @@ from make_mmpose_simplebaseline_fixtures import (
     parity_input,
     seeded_state_dict,
 )
+from product_helpers import one_torch_thread  # noqa: F401 - used by pytestmark
 from write_mmpose_standin import write_mmpose_checkpoint
 
 from posekit.cli import main
 from posekit.config import load_config
 from posekit.engine.evaluate import load_trained
 from posekit.export.convert import convert_checkpoint, convert_state_dict, load_foreign_checkpoint
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "simplebaseline"

@@ -8,7 +8,11 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from product_helpers import person_image, tiny_checkpoint
+from product_helpers import (  # noqa: F401 - one_torch_thread: pytestmark
+    one_torch_thread,
+    person_image,
+    tiny_checkpoint,
+)
 
 from posekit import PoseEstimator
 from posekit.cli import main
@@ -16,6 +20,8 @@ from posekit.config import config_to_dict
 from posekit.engine.evaluate import load_trained
 from posekit.engine.tasks import build_task
 from posekit.export.onnx import OnnxRunner, config_from_onnx, export_onnx, read_metadata
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

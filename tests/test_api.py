@@ -34,6 +34,9 @@ def test_array_path_and_list_give_the_same_people(ckpt, tmp_path):
     from_path = est(str(path))
     both = est([image, path])
     assert isinstance(from_array, PoseInstances) and len(from_array) == 1
+    assert from_array.xy.shape == (1, 17, 2) and from_array.scores.shape == (1,)
+    assert torch.equal(from_array.xy, from_array.keypoints.data[..., :2])
+    assert est.plot(image, from_array).shape == image.shape
     assert isinstance(both, list) and len(both) == 2
     for people in (from_path, *both):
         assert torch.equal(people.keypoints.data, from_array.keypoints.data)

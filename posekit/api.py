@@ -20,6 +20,7 @@ Top-down tasks (``task.needs_detector``) need person boxes; ``detector=`` accept
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -189,6 +190,9 @@ class PoseEstimator:
             kwargs["detector"] = build_detector(
                 detector, device=device, score_thresh=cfg.test.det_score_thresh
             )
+        elif detector is not None:
+            warnings.warn(f"{path}: a {cfg.model.task} model finds people without boxes; "
+                          "detector= is ignored", stacklevel=2)
         pipe = task.pipeline(network, device, flip_test, **kwargs)
         return cls(pipe, cfg, skeleton=task.skeleton, runtime=runtime, source=str(path))
 

@@ -18,7 +18,7 @@ import time
 
 import cv2
 
-from posekit.data.synthetic import CROWD_LEVELS, generate_dataset
+from posekit.data.synthpose import CROWD_LEVELS, generate_dataset
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,6 +53,7 @@ class Material(IntEnum):
     MOUTH = 7
     TRIM = 8
     HAT = 9
+    OBJECT = 10  # something a person carries (randomised styles; its pixels are no one's)
 
 
 # Limb parts of the person's left (+1) and right (-1) side: arm, forearm, hand, thigh, shank, foot.

@@ -3,6 +3,7 @@ the anatomical ranges of REFERENCE.md, segment lengths (±10 %, some children)."
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 from posekit.data.synthpose.body import PROPORTIONS, PersonParams
 from posekit.data.synthpose.sampling import _gauss, _pick, _u
 
-__all__ = ["sample_person"]
+__all__ = ["sample_person", "sample_person_broad"]
 
 
 def _sample_yaw(rng: np.random.Generator) -> float:
@@ -116,3 +117,65 @@ def sample_person(
         child=child, left_on_top=bool(rng.random() < 0.5), **pose,
     )
 
+
+
+def _broad_pose(rng: np.random.Generator) -> tuple[str, dict[str, Any]]:
+    """Pose modes beyond :func:`_sample_pose`'s (kicking, raised arms, crouching, lying, sports),
+    still within REFERENCE.md's ranges; ``mode`` tells the caller how to rotate the body."""
+    mode = ("classic", "kick", "arms_up", "crouch", "lying", "sport")[
+        _pick(rng, (0.45, 0.1, 0.1, 0.12, 0.08, 0.15))]
+    pose = _sample_pose(rng)
+    if mode == "classic":
+        return mode, pose
+    s = 1 if rng.random() < 0.5 else 0  # which side leads
+    if mode == "kick":
+        hip = [0.0, 0.0]
+        hip[s] = _u(rng, 50, 120)
+        hip[1 - s] = _u(rng, -15, 10)
+        knee = [0.0, 0.0]
+        knee[s] = _u(rng, 0, 60)
+        knee[1 - s] = _u(rng, 0, 30)
+        pose.update(hip=tuple(hip), knee=tuple(knee), hip_plane=(_u(rng, 60, 90), _u(rng, 60, 90)),
+                    shoulder=_pair(rng, 20, 110), lean=_gauss(rng, 10, -30, 30, -8))
+    elif mode == "arms_up":
+        pose.update(shoulder=_pair(rng, 130, 180), shoulder_plane=_pair(rng, 0, 90),
+                    elbow=_pair(rng, 0, 90))
+    elif mode == "crouch":
+        h = _u(rng, 80, 120)
+        pose.update(hip=(_gauss(rng, 8, 60, 120, h), _gauss(rng, 8, 60, 120, h)),
+                    knee=_pair(rng, 110, 150), hip_plane=_pair(rng, 50, 90),
+                    shoulder=_pair(rng, -10, 90), elbow=_pair(rng, 20, 140),
+                    lean=_gauss(rng, 10, -30, 30, 10))
+    elif mode == "lying":
+        pose.update(hip=_pair(rng, -10, 40), knee=_pair(rng, 0, 60))
+    else:  # sport: a lunge with one arm thrown up and back (throw, serve, swing)
+        hip = [0.0, 0.0]
+        hip[s] = _u(rng, 40, 90)
+        hip[1 - s] = _u(rng, -30, 0)
+        knee = [0.0, 0.0]
+        knee[s] = _u(rng, 30, 90)
+        knee[1 - s] = _u(rng, 0, 30)
+        sh = [0.0, 0.0]
+        sh[1 - s] = _u(rng, 100, 180)
+        sh[s] = _u(rng, -30, 90)
+        pose.update(hip=tuple(hip), knee=tuple(knee), shoulder=tuple(sh),
+                    shoulder_plane=_pair(rng, 0, 90), elbow=_pair(rng, 0, 130),
+                    hip_plane=_pair(rng, 60, 90), lean=_gauss(rng, 12, -30, 30))
+    return mode, pose
+
+
+def sample_person_broad(
+    rng: np.random.Generator, height: float, center: tuple[float, float]
+) -> PersonParams:
+    """:func:`sample_person` with the broader prior of the randomised styles: more varied
+    modes (kicking, raised arms, crouching, lying, sports) and more in-plane rotation (lying
+    people turn by about ±90°, 10 % of everyone freely)."""
+    p = sample_person(rng, height, center)
+    mode, pose = _broad_pose(rng)
+    if mode == "lying":
+        rotation = (90.0 if rng.random() < 0.5 else -90.0) + _gauss(rng, 10, -30, 30)
+    elif rng.random() < 0.1:
+        rotation = _u(rng, -180, 180)
+    else:
+        rotation = _gauss(rng, 8, -25, 25)
+    return dataclasses.replace(p, rotation=rotation, **pose)

@@ -52,11 +52,10 @@ class Style:
 
 
 def _styles() -> dict[str, Style]:
-    from posekit.data.synthpose.styles import classic, randomised
+    """The one table of styles: a new style is a module here and a row below."""
+    from posekit.data.synthpose.styles import blocks, capsules, classic, rich, silhouette, tapered
 
-    table = {"classic": classic.STYLE}
-    table.update(randomised.STYLES)
-    return table
+    return {m.STYLE.name: m.STYLE for m in (classic, rich, capsules, tapered, silhouette, blocks)}
 
 
 STYLES: dict[str, Style] = _styles()

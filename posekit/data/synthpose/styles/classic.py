@@ -36,6 +36,7 @@ from posekit.data.synthpose.styles import Style
 __all__ = ["draw_person", "background", "distractor", "occluder", "finish"]
 
 
+# Canvas value (material << 5 | part) → which garment pattern it takes: 0 none, 1 shirt,
 # 2 trousers, 3 hair, 4 hat.
 _PATTERN_SLOT = np.zeros(1 << (_PART_BITS + _MAT_BITS), dtype=np.uint8)
 for _m, _slot in ((Material.SHIRT, 1), (Material.TROUSERS, 2), (Material.HAIR, 3),

@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
           f"workers={args.workers}, seed={args.seed}")
     print(f"# Python {platform.python_version()}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs visible, OpenCV {cv2.__version__}")
-    print("| style | crowd | images/s | ms/image | people/image (mean, min–max) | v=2 / v=1 / v=0 | "
+    print("| style | crowd | images/s | ms/image | people/image (mean, min–max) | "
+          "v=2 / v=1 / v=0 | "
           "sqrt(area) p10 / p50 / p90 px |")
     print("|---|---|---|---|---|---|---|")
     for style, crowd in [(st, c) for st in args.style for c in args.crowd]:

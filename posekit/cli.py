@@ -15,11 +15,11 @@ __all__ = ["main", "build_parser"]
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from posekit.data.synthetic import format_summary, generate_dataset
+    from posekit.data.synthpose import format_summary, generate_dataset
 
     summary = generate_dataset(
         args.out, args.num_images, seed=args.seed, size=args.size, crowd=args.crowd,
-        split=args.split, workers=args.workers,
+        split=args.split, workers=args.workers, style=args.style, skeleton=args.skeleton,
     )
     print(format_summary(summary))
     return 0
@@ -119,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crowd", choices=["sparse", "normal", "dense"], default="normal")
     p.add_argument("--split", default="val")
     p.add_argument("--workers", type=int, default=1, help="processes to render with")
+    p.add_argument("--style", default="classic",
+                   help="rendering style(s): a name, a comma-separated list or a family "
+                        "(classic, random, mixed, train; see posekit.data.synthpose.styles)")
+    p.add_argument("--skeleton", choices=["coco17", "coco", "mpii16", "mpii"], default="coco17",
+                   help="keypoint set written to the json (MPII-16 from the same figure)")
 
     p = add("show", _cmd_show, "draw a contact sheet of a COCO-format dataset")
     p.add_argument("dataset", help="dataset directory (images/<split>, annotations/)")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from posekit.config import apply_overrides, load_config
 from posekit.data.coco import CocoPoseDataset
-from posekit.data.synthetic import generate_dataset
+from posekit.data.synthpose import generate_dataset
 from posekit.engine.evaluate import evaluate_checkpoint
 from posekit.engine.train import main as train_main
 from posekit.evaluation import evaluate_coco

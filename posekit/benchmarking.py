@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from posekit.config import ExperimentConfig, load_config
-from posekit.data.synthetic import render_person, sample_person
+from posekit.data.synthpose import render_person, sample_person
 from posekit.data.topdown import PersonBox
 
 __all__ = ["BenchRow", "people_image", "bench_model", "run_bench", "format_table", "plot_rows",

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from posekit.config import ExperimentConfig, load_config
-from posekit.data.synthetic import render_person, sample_person
+from posekit.data.synthpose import render_person, sample_person
 from posekit.data.topdown import PersonBox
 
 __all__ = ["BenchRow", "people_image", "bench_model", "run_bench", "format_table", "plot_rows",
@@ -35,10 +35,9 @@ __all__ = ["BenchRow", "people_image", "bench_model", "run_bench", "format_table
 
 PEOPLE = (1, 2, 4, 8, 16, 32)
 PHASES = ("detector", "preprocess", "network", "decode", "grouping")
-_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
-DEFAULT_MODELS = (
-    str(_CONFIGS / "simplebaseline" / "simplebaseline_tiny_synthpose_128x96.yaml"),
-    str(_CONFIGS / "simplebaseline" / "simplebaseline_res50_coco_256x192.yaml"),
+DEFAULT_MODELS = (  # shipped configs, by name
+    "simplebaseline_tiny_synthpose_128x96",
+    "simplebaseline_res50_coco_256x192",
 )
 
 
@@ -79,13 +78,18 @@ def people_image(n: int, size: int = 512, seed: int = 0) -> tuple[np.ndarray, li
 
 
 def _load(spec: str) -> tuple[ExperimentConfig, torch.nn.Module, str]:
-    """(config, model, label) of a checkpoint or a config (random weights)."""
+    """(config, model, label) of a checkpoint, or of a config file or shipped config name
+    (random weights)."""
+    from posekit.config import find_config
     from posekit.engine.evaluate import load_trained
     from posekit.engine.tasks import build_task
 
     path = Path(spec)
     if not path.is_file():
-        raise FileNotFoundError(f"bench: no such checkpoint or config: {spec}")
+        try:
+            path = find_config(spec)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"bench: no such checkpoint or config: {spec}") from None
     if path.suffix.lower() in (".yaml", ".yml"):
         cfg = load_config(path)
         torch.manual_seed(0)

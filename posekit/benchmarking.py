@@ -3,7 +3,8 @@
 The talk's §3 trade-off, measured: a top-down pipeline's cost grows with the number of people
 (one crop each), a bottom-up or one-stage pipeline's should not. Each model (a checkpoint, or a
 config with random weights: speed does not depend on them) runs through its task's own pipeline
-on SynthPose images holding exactly 1, 2, 4, 8, 16, 32 people (fixed seed), on each runtime; the
+on SynthPose scenes holding exactly 1, 2, 4, 8, 16, 32 people (``render_scene``, dense crowd
+level, fixed seed), on each runtime; the
 pipeline's per-call ``timing`` gives ms/image per phase (detector, preprocess, network, decode,
 grouping). Top-down models get the rendered people's true boxes as detector, so the detector
 column is the box lookup only (a real detector's cost comes on top).
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import tempfile
 import time
 from collections.abc import Sequence
@@ -27,11 +27,13 @@ import numpy as np
 import torch
 
 from posekit.config import ExperimentConfig, load_config
-from posekit.data.synthpose import render_person, sample_person
+from posekit.data.synthpose import RenderedImage, render_scene
 from posekit.data.topdown import PersonBox
 
-__all__ = ["BenchRow", "people_image", "bench_model", "run_bench", "format_table", "plot_rows",
-           "bench_cli", "DEFAULT_MODELS", "PEOPLE"]
+__all__ = [
+    "BenchRow", "people_scene", "people_image", "bench_model", "run_bench", "format_table",
+    "plot_rows", "bench_cli", "DEFAULT_MODELS", "PEOPLE",
+]
 
 PEOPLE = (1, 2, 4, 8, 16, 32)
 PHASES = ("detector", "preprocess", "network", "decode", "grouping")
@@ -54,27 +56,27 @@ class BenchRow:
         return self.total_ms / max(self.people, 1)
 
 
+def people_scene(n: int, size: int = 512, seed: int = 0) -> RenderedImage:
+    """A SynthPose scene (dense crowd level: clutter, overlap) drawn with exactly ``n`` people."""
+    return render_scene(np.random.default_rng([seed, n]), size, num_people=n, crowd="dense")
+
+
 def people_image(n: int, size: int = 512, seed: int = 0) -> tuple[np.ndarray, list[PersonBox]]:
-    """A BGR image with exactly ``n`` SynthPose people, one per cell of a near-square grid,
-    and their true boxes (x, y, w, h). Built from SynthPose's public ``sample_person`` and
-    ``render_person``; cells are at least 64 px, so the image may exceed ``size``."""
-    if n < 1:
-        raise ValueError(f"people must be >= 1, got {n}")
-    cols = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    cell = max(64, size // cols)
-    canvas = np.full((rows * cell, cols * cell, 3), 128, np.uint8)
-    rng = np.random.default_rng([seed, n])
+    """A BGR ``size`` × ``size`` image with exactly ``n`` SynthPose people and one box
+    (x, y, w, h) per person: its visible pixels' box, or for a person hidden behind others or
+    outside the frame the box of its keypoints clipped to the image, so a top-down model makes
+    exactly ``n`` crops."""
+    scene = people_scene(n, size, seed)
     boxes = []
-    for i in range(n):
-        r, c = divmod(i, cols)
-        params = sample_person(rng, height=0.8 * cell, center=(cell / 2, 0.55 * cell))
-        rendered = render_person(params, size=cell, seed=int(rng.integers(1 << 31)))
-        canvas[r * cell:(r + 1) * cell, c * cell:(c + 1) * cell] = rendered.image
-        person = rendered.people[0]
-        x, y, w, h = person.bbox if person.area > 0 else (0.0, 0.0, float(cell), float(cell))
-        boxes.append(PersonBox(-1, (x + c * cell, y + r * cell, w, h), 1.0))
-    return canvas, boxes
+    for person in scene.people:
+        if person.area > 0:
+            x, y, w, h = person.bbox
+        else:
+            xy = np.clip(person.keypoints[:, :2], 0, size - 1)
+            (x, y), (x2, y2) = xy.min(0), xy.max(0)
+            w, h = max(x2 - x, 8.0), max(y2 - y, 8.0)
+        boxes.append(PersonBox(-1, (float(x), float(y), float(w), float(h)), 1.0))
+    return scene.image, boxes
 
 
 def _load(spec: str) -> tuple[ExperimentConfig, torch.nn.Module, str]:

@@ -13,30 +13,28 @@ from product_helpers import (  # noqa: F401 - one_torch_thread: pytestmark
     tiny_checkpoint,
 )
 
-from posekit.benchmarking import bench_model, format_table, people_image
+from posekit.benchmarking import bench_model, format_table, people_image, people_scene
 from posekit.cli import main
 from posekit.config import save_config
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.mark.parametrize("n", [1, 3, 8])
+@pytest.mark.parametrize("n", [1, 3, 8, 32])
 def test_people_image_holds_exactly_n_people_inside_their_boxes(n):
-    image, boxes = people_image(n, size=192, seed=0)
-    assert len(boxes) == n
-    # Canvas grey 128, render_person's plain background grey 160.
-    background = np.all(image == 128, axis=-1) | np.all(image == 160, axis=-1)
-    covered = np.zeros(image.shape[:2], bool)
-    for b in boxes:
-        x, y, w, h = b.bbox
-        assert w > 4 and h > 4
-        x0, y0 = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
-        region = background[y0:y0 + int(h), x0:x0 + int(w)]
-        assert (~region).mean() > 0.2  # the box holds a drawn person
-        covered[y0:y0 + int(h), x0:x0 + int(w)] = True
-    assert background[~covered].mean() > 0.99  # nobody is drawn outside the boxes
-    again, _ = people_image(n, size=192, seed=0)
-    assert np.array_equal(image, again)  # fixed seed
+    image, boxes = people_image(n, size=256, seed=0)
+    scene = people_scene(n, size=256, seed=0)
+    assert image.shape == (256, 256, 3) and np.array_equal(image, scene.image)  # fixed seed
+    assert len(boxes) == len(scene.people) == n
+    for i, (box, person) in enumerate(zip(boxes, scene.people, strict=True)):
+        x, y, w, h = box.bbox
+        assert w > 0 and h > 0
+        rows, cols = np.nonzero(scene.owner == i + 1)  # the person's visible pixels
+        if len(rows):
+            assert cols.min() >= x and cols.max() <= x + w and rows.min() >= y
+            assert rows.max() <= y + h
+        else:
+            assert person.area == 0
 
 
 def test_bench_cli_writes_table_json_and_plot(tmp_path, capsys):

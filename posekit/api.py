@@ -201,11 +201,12 @@ class PoseEstimator:
         """Seconds per phase of the last image (detector, preprocess, network, decode, …)."""
         return dict(getattr(self.pipeline, "timing", {}) or {})
 
-    def _one(self, x: np.ndarray | str | Path, image_id: int | None) -> PoseInstances:
+    def _one(self, x: np.ndarray | str | Path, image_id: int | None, index: int = 0
+             ) -> PoseInstances:
         if isinstance(x, str | Path):
             image = read_image(x)
             if image_id is None:
-                image_id = image_id_for(x)
+                image_id = image_id_for(x, index)
         elif isinstance(x, np.ndarray):
             image = x
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -219,10 +220,13 @@ class PoseEstimator:
 
     def __call__(self, x: Any, image_id: int | Sequence[int] | None = None
                  ) -> PoseInstances | list[PoseInstances]:
-        """People in one image (array or path) or in each of a list of them."""
+        """People in one image (array or path) or in each of a list of them.
+
+        ``image_id`` (one per image for a list) keys detection files; a path's default is
+        :func:`image_id_for` (numeric stem, else its 1-based position in the list)."""
         if isinstance(x, list | tuple):
             ids = list(image_id) if isinstance(image_id, Sequence) else [None] * len(x)
-            return [self._one(item, i) for item, i in zip(x, ids, strict=True)]
+            return [self._one(item, i, n) for n, (item, i) in enumerate(zip(x, ids, strict=True))]
         return self._one(x, image_id)
 
     def plot(self, image: np.ndarray, people: PoseInstances) -> np.ndarray:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from posekit.config import apply_overrides, load_config
 from posekit.data.coco import CocoPoseDataset
-from posekit.data.synthetic import generate_dataset
+from posekit.data.synthpose import generate_dataset
 from posekit.engine.evaluate import evaluate_checkpoint
 from posekit.engine.train import main as train_main
 from posekit.evaluation import evaluate_coco
@@ -87,4 +87,6 @@ def run_demo(args: argparse.Namespace) -> int:
     print(report.format())
     print(f"val AP (GT boxes, flip test): {report.stats['AP']:.3f} — mean-pose baseline "
           f"{base_ap:.3f}")
+    print(f"next: posekit infer {data / 'images' / 'val'} --checkpoint {out / 'best.pt'} "
+          f"--detector full-image --out {out / 'infer'}")
     return 0

@@ -11,6 +11,7 @@ the uninterrupted run's loss curve.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import math
@@ -184,6 +185,18 @@ def train_one_epoch(
     return out
 
 
+@contextlib.contextmanager
+def _writing(path: Path):
+    """Name ``path`` in an OSError raised while writing it (``write`` errors carry no file name,
+    so a full disk would otherwise read "disk full while writing" with nothing after it)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+        raise
+
+
 class CsvLog:
     """Append-only CSV of training events (rank 0); columns grow as new keys appear.
 
@@ -204,7 +217,7 @@ class CsvLog:
 
     def _rewrite(self) -> None:
         tmp = self.path.with_suffix(".tmp")
-        with tmp.open("w", newline="") as f:
+        with _writing(self.path), tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=self.keys, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(self.rows)
@@ -229,7 +242,7 @@ class CsvLog:
         self.rows.append(row)
         new = [k for k in row if k not in self.keys]
         if not new and not self.fresh and self.path.exists():
-            with self.path.open("a", newline="") as f:
+            with _writing(self.path), self.path.open("a", newline="") as f:
                 csv.DictWriter(f, fieldnames=self.keys).writerow(row)
             return
         self.keys.extend(new)
@@ -394,7 +407,8 @@ def main(
                 (out_dir / name).unlink(missing_ok=True)
         else:
             _truncate_log(log, start_epoch - 1, validated=pending is None)
-        save_config(cfg, out_dir / "config.yaml")
+        with _writing(out_dir / "config.yaml"):
+            save_config(cfg, out_dir / "config.yaml")
     if distributed:
         model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
                                         else None)

@@ -200,3 +200,21 @@ def test_kill_at_any_save_then_resume_leaves_no_trace(reference_run, tmp_path, m
     for k, v in ref_best["ema"]["module"].items():
         torch.testing.assert_close(best["ema"]["module"][k], v, rtol=1e-5, atol=1e-7)
     assert not last["val_pending"]
+
+
+def test_full_disk_while_logging_names_the_file(tmp_path, monkeypatch):
+    """A failed write() carries no file name; the log re-raises it with metrics.csv named."""
+    import errno
+
+    from posekit.errors import one_line_error
+
+    log = engine.CsvLog(tmp_path / "metrics.csv", enabled=True)
+    log({"kind": "iter", "loss": 1.0})
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(engine.csv.DictWriter, "writerow", full)
+    with pytest.raises(OSError) as info:
+        log({"kind": "iter", "loss": 2.0})
+    assert one_line_error(info.value) == f"disk full while writing {tmp_path / 'metrics.csv'}"

@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     data = out.parent / f"data_{args.train_style.replace(',', '+')}_{args.train_images}"
     held = out.parent / f"data_heldout_{args.heldout_style}"
-    _ensure(data, "train", args.train_images, 0, args.train_style, args.size, args.workers)
+    if args.checkpoint is None:  # (a given checkpoint needs only the val splits)
+        _ensure(data, "train", args.train_images, 0, args.train_style, args.size, args.workers)
     _ensure(data, "val", args.val_images, 1, args.train_style, args.size, args.workers)
     _ensure(held, "val", args.val_images, 2, args.heldout_style, args.size, args.workers)
 

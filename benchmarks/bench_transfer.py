@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config, overrides)
         cfg = dataclasses.replace(cfg, name=args.label or out.name)
         start = time.perf_counter()
-        result = train_main(cfg, out, progress=False)
+        result = train_main(cfg, out, progress=False, exist_ok=True)
         minutes = (time.perf_counter() - start) / 60
         epochs = result.epoch + 1
         print(f"# trained {epochs} epochs in {minutes:.1f} min on {args.threads} threads",

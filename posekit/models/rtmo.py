@@ -213,7 +213,8 @@ class HybridEncoder(nn.Module):
         # Transformer layer on the coarsest map with a 2-D sine PE (RT-DETR's "AIFI").
         b, c, h, w = proj[-1].shape
         tokens = proj[-1].flatten(2).permute(0, 2, 1)  # (B, HW, C)
-        pos = sine_pe_2d(h, w, c, self.pe_temperature, device=tokens.device).unsqueeze(0)
+        pos = sine_pe_2d(int(h), int(w), int(c), self.pe_temperature, device=tokens.device)
+        pos = pos.unsqueeze(0)  # (1, HW, C)
         tokens = self.transformer(tokens, pos.to(tokens.dtype))
         proj[-1] = tokens.permute(0, 2, 1).reshape(b, c, h, w)
         # Top-down: from the coarsest map towards stride 8.

@@ -31,8 +31,8 @@ Decoding helpers on the model:
   location decoded, no NMS → (scores (B, N), boxes (B, N, 4), keypoints (B, N, K, 2),
   keypoint scores (B, N, K)), all in input pixels / probabilities.
 
-Parameters at 640×640: RTMO-s 9,868,899; m 22,525,755; l 44,687,939 (MMPose 1.3.2: 9.87 / 22.53 /
-44.69 M). ``remap_rtmo_state_dict`` loads MMPose's RTMO checkpoints.
+Parameters (any input size): RTMO-s 9,868,899; m 22,526,307; l 44,693,315, exactly MMPose 1.3.2's
+(9.87 / 22.53 / 44.69 M). ``remap_rtmo_state_dict`` loads MMPose's RTMO checkpoints.
 """
 
 from __future__ import annotations

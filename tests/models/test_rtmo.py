@@ -187,3 +187,45 @@ def test_onnx_export_parity(tmp_path):
         want = net(x)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w.numpy(), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_onnx_dynamo_export_dynamic_batch(tmp_path):
+    """The product layer's exporter settings (dynamo, opset 18, free batch axis)."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    import contextlib
+    import io
+    import warnings
+
+    torch.manual_seed(0)
+    net = RTMOInference(rtmo_tiny().eval()).eval()
+    path = tmp_path / "rtmo_tiny_dyn.onnx"
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.rand(2, 3, 64, 96) * 255,), str(path), dynamo=True,
+                          opset_version=18, input_names=["input"],
+                          dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=4096)},))
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for batch in (1, 3):
+        x = torch.rand(batch, 3, 64, 96) * 255
+        got = sess.run(None, {"input": x.numpy()})
+        with torch.no_grad():
+            want = net(x)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(g, w.numpy(), atol=1e-4, rtol=1e-4)
+
+
+def test_dcc_argmax_decode_lands_on_a_bin(converted_s, golden):
+    x = torch.from_numpy(golden["input"])
+    with torch.no_grad():
+        out = converted_s(x)
+        boxes = RTMO.decode_boxes(out.box_deltas, out.priors)[0]
+        converted_s.dcc.decode = "argmax"
+        try:
+            dcc = converted_s.dcc(out.pose_vecs[0], boxes, out.priors[:, :2])
+        finally:
+            converted_s.dcc.decode = "expectation"
+    best_x = dcc.bins_x.gather(1, dcc.prob_x.argmax(-1))  # (M, K)
+    torch.testing.assert_close(dcc.keypoints[..., 0], best_x)
+    assert not torch.allclose(dcc.keypoints[..., 0], torch.from_numpy(golden["keypoints"][..., 0]))

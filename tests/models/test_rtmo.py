@@ -229,3 +229,18 @@ def test_dcc_argmax_decode_lands_on_a_bin(converted_s, golden):
     best_x = dcc.bins_x.gather(1, dcc.prob_x.argmax(-1))  # (M, K)
     torch.testing.assert_close(dcc.keypoints[..., 0], best_x)
     assert not torch.allclose(dcc.keypoints[..., 0], torch.from_numpy(golden["keypoints"][..., 0]))
+
+
+@pytest.mark.parametrize("variant,count", [("rtmo-s_coco_640x640", 9_868_899),
+                                           ("rtmo-m_coco_640x640", 22_526_307),
+                                           ("rtmo-l_coco_640x640", 44_693_315),
+                                           ("rtmo_tiny_synthpose_256x256", 520_307)])
+def test_configs_build_the_counted_models(variant, count):
+    from posekit.config import load_config
+
+    cfg = load_config(Path(__file__).parents[2] / "configs" / "rtmo" / f"{variant}.yaml")
+    assert cfg.model.task == "onestage"
+    w, h = cfg.codec.input_size
+    assert h % 32 == 0 and w % 32 == 0
+    model = build_model(cfg.model.name, **cfg.model.kwargs)
+    assert sum(p.numel() for p in model.parameters()) == count

@@ -34,6 +34,7 @@ from torch import Tensor
 
 from posekit.config import ExperimentConfig, config_to_dict, load_config
 from posekit.engine.checkpoint import save_checkpoint
+from posekit.models.rtmo import remap_rtmo_state_dict
 from posekit.models.simplebaseline import remap_simple_baseline_state_dict
 
 __all__ = ["CONVERTERS", "MMPOSE_NUMPY_GLOBALS", "load_foreign_checkpoint", "convert_state_dict",
@@ -45,6 +46,10 @@ CONVERTERS: dict[str, Callable[[dict[str, Tensor]], dict[str, Tensor]]] = {
     "simple_baseline_res50": remap_simple_baseline_state_dict,
     "simple_baseline_res101": remap_simple_baseline_state_dict,
     "simple_baseline_res152": remap_simple_baseline_state_dict,
+    # MMPose rtmo-{s,m,l}_*.pth; drops only constants (PE frequencies, unit bins, OKS sigmas)
+    "rtmo_s": remap_rtmo_state_dict,
+    "rtmo_m": remap_rtmo_state_dict,
+    "rtmo_l": remap_rtmo_state_dict,
 }
 
 # The numpy globals of a released MMPose checkpoint's ``meta`` (REFERENCE.md, "Tooling facts"),
@@ -109,7 +114,10 @@ def convert_state_dict(source: dict[str, Tensor], cfg: ExperimentConfig,
     shapes = [f"{k}: source {tuple(remapped[k].shape)} vs posekit {tuple(target[k].shape)}"
               for k in remapped if k in target and remapped[k].shape != target[k].shape]
     if unused or missing or shapes:
-        inverse = {new: old for old, new in zip(source, remapped, strict=True)}
+        # Key order pairs source and remapped names when the remap is one-to-one; a remap that
+        # drops constants (RTMO's) shows posekit names instead.
+        inverse = ({new: old for old, new in zip(source, remapped, strict=True)}
+                   if len(source) == len(remapped) else {})
 
         def show(keys: list[str], what: str) -> str:
             head = ", ".join(f"{inverse.get(k, k)}" for k in keys[:12])

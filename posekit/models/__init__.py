@@ -12,6 +12,7 @@ from typing import Any
 from torch import nn
 
 from posekit.models.complexity import count_flops, count_params
+from posekit.models.rtmo import RTMO, rtmo_l, rtmo_m, rtmo_s, rtmo_tiny
 from posekit.models.simplebaseline import (
     SimpleBaseline,
     simple_baseline_res18,
@@ -22,7 +23,7 @@ from posekit.models.simplebaseline import (
     simple_baseline_tiny,
 )
 
-__all__ = ["MODELS", "SimpleBaseline", "build_model", "count_flops", "count_params"]
+__all__ = ["MODELS", "RTMO", "SimpleBaseline", "build_model", "count_flops", "count_params"]
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "simple_baseline_res18": simple_baseline_res18,
@@ -31,6 +32,10 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "simple_baseline_res101": simple_baseline_res101,
     "simple_baseline_res152": simple_baseline_res152,
     "simple_baseline_tiny": simple_baseline_tiny,
+    "rtmo_s": rtmo_s,
+    "rtmo_m": rtmo_m,
+    "rtmo_l": rtmo_l,
+    "rtmo_tiny": rtmo_tiny,
 }
 
 

@@ -2,8 +2,9 @@
 
 ``posekit eval --checkpoint CKPT --data DATASET_DIR [--config CONFIG] [--split val]
 [--detections DETS.json | --detector RTMO_CKPT] [--pred-out RESULTS.json]``: the config stored
-in the checkpoint is used unless ``--config`` is given; ``--data`` is a SynthPose-layout directory or an annotation json
-(images next to it or under ``--images``).
+in the checkpoint is used unless ``--config`` is given; ``--data`` is a SynthPose-layout
+directory or an annotation json (images next to it or under ``--images``). ``--detector`` runs a
+one-stage checkpoint over the images and evaluates a top-down model on its boxes.
 """
 
 from __future__ import annotations

@@ -174,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", default=None, help="image folder when --data is a json")
     p.add_argument("--pred-out", default=None, help="write the model's COCO results here")
     p.add_argument("--detections", default=None, help="COCO detection results (default: GT boxes)")
+    p.add_argument("--detector", default=None,
+                   help="one-stage (RTMO) checkpoint whose boxes replace the GT boxes")
     p.add_argument("--device", default="cpu")
     p.add_argument("--flip-test", action="store_true")
 

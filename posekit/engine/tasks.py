@@ -170,10 +170,12 @@ class TopDownTask:
         return evaluate_coco(coco.gt_dict, results, skeleton=self.skeleton, image_ids=image_ids)
 
 
-TASKS = {"topdown": TopDownTask}
+from posekit.engine.onestage_task import OneStageTask  # noqa: E402  (it imports load_split)
+
+TASKS = {"topdown": TopDownTask, "onestage": OneStageTask}
 
 
-def build_task(cfg: ExperimentConfig) -> TopDownTask:
+def build_task(cfg: ExperimentConfig) -> TopDownTask | OneStageTask:
     if cfg.model.task not in TASKS:
         raise ValueError(f"model.task must be one of {sorted(TASKS)}, got {cfg.model.task!r}")
     return TASKS[cfg.model.task](cfg)

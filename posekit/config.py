@@ -100,6 +100,8 @@ class OptimConfig:
     grad_clip: float = 0.0  # max grad norm; 0 disables
     ema: bool = False  # keep an exponential moving average of the weights for evaluation
     ema_decay: float = 0.9998
+    # Layer-wise LR decay for models with param_groups() (ViTPose: 0.75–0.85); 1.0 = off.
+    layer_decay: float = 1.0
 
 
 @dataclass

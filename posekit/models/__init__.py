@@ -21,8 +21,16 @@ from posekit.models.simplebaseline import (
     simple_baseline_res152,
     simple_baseline_tiny,
 )
+from posekit.models.vitpose import (
+    ViTPose,
+    vitpose_base,
+    vitpose_huge,
+    vitpose_large,
+    vitpose_small,
+    vitpose_tiny,
+)
 
-__all__ = ["MODELS", "SimpleBaseline", "build_model", "count_flops", "count_params"]
+__all__ = ["MODELS", "SimpleBaseline", "ViTPose", "build_model", "count_flops", "count_params"]
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "simple_baseline_res18": simple_baseline_res18,
@@ -31,6 +39,11 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "simple_baseline_res101": simple_baseline_res101,
     "simple_baseline_res152": simple_baseline_res152,
     "simple_baseline_tiny": simple_baseline_tiny,
+    "vitpose_small": vitpose_small,
+    "vitpose_base": vitpose_base,
+    "vitpose_large": vitpose_large,
+    "vitpose_huge": vitpose_huge,
+    "vitpose_tiny": vitpose_tiny,
 }
 
 

@@ -137,6 +137,19 @@ class TestConfig:
 
 
 @dataclass
+class DistillConfig:
+    """ViTPose distillation (talk §13; posekit.engine.distill), used by task topdown_distill."""
+
+    kind: str = "output"  # output (student regresses teacher heatmaps) | token (knowledge token)
+    teacher_model: str = ""  # MODELS key of the teacher (a bigger ViTPose)
+    teacher_kwargs: dict[str, Any] = field(default_factory=dict)
+    teacher_checkpoint: str = ""  # posekit checkpoint ({"model": ...}) of the trained teacher
+    output_weight: float = 1.0  # weight of the teacher-heatmap MSE against the GT loss
+    token_steps: int = 200  # iterations training the knowledge token on the frozen teacher
+    token_lr: float = 1e-3
+
+
+@dataclass
 class ExperimentConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     codec: CodecConfig = field(default_factory=CodecConfig)
@@ -146,6 +159,7 @@ class ExperimentConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     test: TestConfig = field(default_factory=TestConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     name: str = ""  # experiment name (defaults to the YAML file's stem)
 
 

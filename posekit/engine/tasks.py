@@ -137,7 +137,13 @@ class TopDownTask:
         return evaluate_coco(coco.gt_dict, results, skeleton=self.skeleton, image_ids=image_ids)
 
 
-TASKS = {"topdown": TopDownTask}
+def _topdown_distill(cfg: ExperimentConfig) -> TopDownTask:
+    from posekit.engine.distill import DistillTask  # imports this module
+
+    return DistillTask(cfg)
+
+
+TASKS = {"topdown": TopDownTask, "topdown_distill": _topdown_distill}
 
 
 def build_task(cfg: ExperimentConfig) -> TopDownTask:

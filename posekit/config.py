@@ -33,6 +33,9 @@ __all__ = [
     "config_to_dict",
     "apply_overrides",
     "save_config",
+    "find_config",
+    "list_configs",
+    "configs_root",
 ]
 
 
@@ -75,6 +78,9 @@ class DataConfig:
     workers: int = 2  # DataLoader worker processes
     min_keypoints: int = 1  # train only on people with at least this many labelled keypoints
     max_val_images: int = 0  # 0 = all; a cap keeps periodic validation cheap
+    # Before training, both splits' images are checked: "decode" reads every image at 1/8 size
+    # (seconds for thousands of images), "exists" only checks the files are there (huge sets).
+    check_images: str = "decode"
 
 
 @dataclass
@@ -257,11 +263,60 @@ def config_to_dict(cfg: Any) -> dict:
     return plain(dataclasses.asdict(cfg))
 
 
+def configs_root() -> Path | None:
+    """Folder of the configs shipped with posekit (``<family>/<name>.yaml`` files).
+
+    An installed posekit carries them as package data (``posekit/configs``, mapped from the
+    repository's top-level ``configs/`` by pyproject.toml); a source checkout uses ``configs/``
+    next to the package.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("posekit.configs")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            if Path(location).is_dir():
+                return Path(location)
+    checkout = Path(__file__).resolve().parent.parent / "configs"
+    return checkout if checkout.is_dir() else None
+
+
+def list_configs() -> dict[str, Path]:
+    """Shipped configs by name (file stem), sorted by family then name."""
+    root = configs_root()
+    if root is None:
+        return {}
+    found: dict[str, Path] = {}
+    for path in sorted(root.rglob("*.yaml"), key=lambda p: (p.parent.name, p.name)):
+        found.setdefault(path.stem, path)
+    return found
+
+
+def find_config(name_or_path: str | Path) -> Path:
+    """A config file from a path, or from the name of a shipped config (with or without
+    ``.yaml``, optionally ``family/name``)."""
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path
+    shipped = list_configs()
+    stem = path.name[: -len(".yaml")] if path.name.endswith(".yaml") else path.name
+    candidate = shipped.get(stem)
+    if candidate is not None and (len(path.parts) == 1
+                                  or path.parent.name == candidate.parent.name):
+        return candidate
+    near = [n for n in shipped if stem and (stem in n or n in stem)][:5]
+    hint = f"; similar: {', '.join(near)}" if near else "; `posekit configs` lists them"
+    raise FileNotFoundError(
+        f"config file not found: {name_or_path} (neither a file nor a shipped config name{hint})"
+    )
+
+
 def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
-    """Load a YAML experiment strictly, apply ``overrides``; the name defaults to the file stem."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file not found: {path}")
+    """Load a YAML experiment strictly, apply ``overrides``; the name defaults to the file stem.
+
+    ``path`` is a YAML file or the name of a shipped config (see :func:`list_configs`).
+    """
+    path = find_config(path)
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:

@@ -17,7 +17,7 @@ import torch
 
 from posekit.config import ExperimentConfig, config_from_dict, load_config
 from posekit.data.coco import CocoPoseDataset
-from posekit.engine.checkpoint import load_checkpoint
+from posekit.engine.checkpoint import checkpoint_keypoints, load_checkpoint, load_weights
 from posekit.engine.tasks import build_task
 from posekit.evaluation import EvalReport, evaluate_coco
 
@@ -30,13 +30,12 @@ def load_trained(
     """Config and model (eval mode, EMA weights when present) from a checkpoint."""
     state = load_checkpoint(checkpoint)
     cfg = load_config(config) if config else config_from_dict(state["config"])
-    model = build_task(cfg).build_model()
+    task = build_task(cfg)
+    model = task.build_model()
     weights = state["ema"]["module"] if use_ema and state.get("ema") else state["model"]
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as exc:
-        raise ValueError(f"{checkpoint}: weights do not fit model {cfg.model.name!r}: "
-                         f"{str(exc).splitlines()[0]}") from None
+    load_weights(model, weights, source=checkpoint, model_name=cfg.model.name,
+                 num_keypoints=task.skeleton.num_keypoints,
+                 source_keypoints=checkpoint_keypoints(state))
     return cfg, model.eval()
 
 

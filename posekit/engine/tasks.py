@@ -7,6 +7,7 @@ from ``model.task`` names to task classes (bottom-up and one-stage add rows).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -26,7 +27,23 @@ from posekit.pipelines.detectors import DetectionFile, GroundTruthBoxes, person_
 from posekit.pipelines.topdown import TopDown
 from posekit.skeletons import get_skeleton
 
-__all__ = ["TopDownTask", "TASKS", "build_task", "load_split"]
+__all__ = ["TopDownTask", "LastStage", "TASKS", "build_task", "load_split"]
+
+
+class LastStage(nn.Module):
+    """Inference view of a pose model: the output the pipeline decodes, as plain tensors.
+
+    Multi-stage models (CPM, Hourglass, OpenPose) return a list of stage outputs for intermediate
+    supervision; inference, ONNX export and the onnxruntime runner use only the last one.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: Tensor) -> Tensor:
+        out = self.model(images)
+        return out[-1] if isinstance(out, list | tuple) else out
 
 
 def load_split(cfg: ExperimentConfig, split: str) -> CocoPoseDataset:
@@ -46,6 +63,9 @@ def load_split(cfg: ExperimentConfig, split: str) -> CocoPoseDataset:
 class TopDownTask:
     """Single-person heatmap models on person crops (SimpleBaseline, CPM, Hourglass, CPN,
     ViTPose)."""
+
+    paradigm = "topdown"
+    needs_detector = True  # pipeline(..., detector=) takes the person boxes source
 
     def __init__(self, cfg: ExperimentConfig) -> None:
         self.cfg = cfg
@@ -98,11 +118,24 @@ class TopDownTask:
         loss = self.loss_fn(output, targets.heatmaps.to(device), targets.weights.to(device))
         return {"loss": loss}
 
-    def pipeline(self, model: nn.Module, device: torch.device | str = "cpu",
-                 flip_test: bool | None = None) -> TopDown:
+    def inference_model(self, model: nn.Module) -> nn.Module:
+        """What export and the pipeline run: (B, 3, H, W) normalised crops → (B, K, h, w)
+        heatmaps of the last stage (eval mode)."""
+        return LastStage(model).eval()
+
+    def example_input(self, batch: int = 1) -> Tensor:
+        """A (batch, 3, H, W) normalised-crop-shaped input (seeded noise) for export and bench."""
+        w, h = self.cfg.codec.input_size
+        return torch.randn(batch, 3, h, w, generator=torch.Generator().manual_seed(0))
+
+    def pipeline(self, model: nn.Module | Callable[[Tensor], Tensor],
+                 device: torch.device | str = "cpu", flip_test: bool | None = None,
+                 detector: Callable | None = None) -> TopDown:
+        """The inference pipeline around ``model``: an ``nn.Module`` (a list output is reduced to
+        its last stage) or any callable crops → heatmaps, e.g. an onnxruntime runner."""
         t = self.cfg.test
         return TopDown(
-            model, self.codec, self.skeleton,
+            model, self.codec, self.skeleton, detector=detector,
             flip_test=t.flip_test if flip_test is None else flip_test,
             shift_heatmap=t.shift_heatmap, kpt_score_thresh=t.kpt_score_thresh,
             nms_thresh=t.nms_thresh, batch_size=self.cfg.data.val_batch_size, device=device,

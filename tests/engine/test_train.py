@@ -7,6 +7,7 @@ from torch.utils.data import DataLoader, Subset
 
 from posekit.config import apply_overrides
 from posekit.engine import train as engine
+from posekit.engine.checkpoint import load_checkpoint
 from posekit.engine.tasks import build_task
 
 NO_AUGMENT = [
@@ -84,6 +85,13 @@ def test_resume_reproduces_uninterrupted_run(tiny_cfg, tmp_path):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7)
     assert resumed.best_ap == pytest.approx(straight.best_ap)
     assert (tmp_path / "b" / "best.pt").exists() and (tmp_path / "b" / "config.yaml").exists()
+    # The EMA (what validation scores) is restored too: the AP here is 0 either way, so compare
+    # the averaged tensors themselves.
+    ema_a = load_checkpoint(tmp_path / "a" / "last.pt")["ema"]
+    ema_b = load_checkpoint(tmp_path / "b" / "last.pt")["ema"]
+    assert ema_a["updates"] == ema_b["updates"] > 0
+    for k, v in ema_a["module"].items():
+        torch.testing.assert_close(ema_b["module"][k], v, rtol=1e-5, atol=1e-7, msg=k)
 
 
 def test_non_finite_loss_stops_with_message(tiny_cfg, tmp_path, monkeypatch):

@@ -78,6 +78,10 @@ class DataConfig:
     workers: int = 2  # DataLoader worker processes
     min_keypoints: int = 1  # train only on people with at least this many labelled keypoints
     max_val_images: int = 0  # 0 = all; a cap keeps periodic validation cheap
+    # Multi-dataset training (task topdown_multi): more COCO-format training files, each with its
+    # own skeleton and its own ViTPose head (images next to the json); empty = single dataset.
+    extra_train_anns: tuple[str, ...] = ()
+    extra_skeletons: tuple[str, ...] = ()
     # Before training, both splits' images are checked: "decode" reads every image at 1/8 size
     # (seconds for thousands of images), "exists" only checks the files are there (huge sets).
     check_images: str = "decode"

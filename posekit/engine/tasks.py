@@ -176,7 +176,14 @@ def _topdown_distill(cfg: ExperimentConfig) -> TopDownTask:
     return DistillTask(cfg)
 
 
-TASKS = {"topdown": TopDownTask, "topdown_distill": _topdown_distill}
+def _topdown_multi(cfg: ExperimentConfig) -> TopDownTask:
+    from posekit.engine.multidataset import MultiDatasetTask  # imports this module
+
+    return MultiDatasetTask(cfg)
+
+
+TASKS = {"topdown": TopDownTask, "topdown_distill": _topdown_distill,
+         "topdown_multi": _topdown_multi}
 
 
 def build_task(cfg: ExperimentConfig) -> TopDownTask:

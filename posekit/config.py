@@ -47,6 +47,9 @@ class ModelConfig:
     ohkm_topk: int = 8  # keypoints kept per sample by OHKM (CPN: 8 of 17)
     # Extra keyword arguments of the constructor, checked against its signature.
     kwargs: dict[str, Any] = field(default_factory=dict)
+    # posekit checkpoint whose weights with matching names initialise the model (e.g. the MAE
+    # backbone written by `posekit pretrain`); empty = none.
+    init_checkpoint: str = ""
 
 
 @dataclass

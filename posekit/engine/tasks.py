@@ -85,9 +85,14 @@ class TopDownTask:
         self._val: CocoPoseDataset | None = None
 
     def build_model(self) -> nn.Module:
-        return build_model(
+        model = build_model(
             self.cfg.model.name, num_keypoints=self.skeleton.num_keypoints, **self.cfg.model.kwargs
         )
+        if self.cfg.model.init_checkpoint:
+            from posekit.engine.mae import load_init_checkpoint
+
+            load_init_checkpoint(model, self.cfg.model.init_checkpoint)
+        return model
 
     def augment(self) -> TopDownAugment:
         a = self.cfg.augment

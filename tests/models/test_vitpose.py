@@ -271,3 +271,23 @@ def test_configs_build(path):
         model = build_task(cfg).build_model()
     assert isinstance(model, ViTPose)
     assert model.backbone.img_size == (cfg.codec.input_size[1], cfg.codec.input_size[0])
+
+
+@pytest.mark.parametrize("attention", ["window"])  # full attention: test_onnx_export_parity
+def test_product_onnx_export_parity(tmp_path, attention):
+    pytest.importorskip("onnxruntime")
+    from posekit.config import load_config
+    from posekit.engine.tasks import build_task
+    from posekit.export.onnx import OnnxRunner, export_onnx
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = load_config(root / "configs/vitpose/vitpose_tiny_synthpose_128x96.yaml", [
+        "model.kwargs={depth: 2, embed_dim: 32, num_heads: 2, deconv_channels: [16, 16], "
+        f"attention: {attention}, window_size: [3, 4]}}"])
+    torch.manual_seed(0)
+    model = build_task(cfg).build_model().eval()
+    path = export_onnx(cfg, model, tmp_path / "vitpose.onnx")
+    x = torch.randn(3, 3, 128, 96)
+    with torch.no_grad():
+        ref = model(x)
+    torch.testing.assert_close(OnnxRunner(path)(x), ref, rtol=0, atol=1e-4)

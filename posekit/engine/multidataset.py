@@ -22,6 +22,7 @@ from posekit.config import ExperimentConfig
 from posekit.data.coco import CocoPoseDataset
 from posekit.data.mpii import mpii_to_coco
 from posekit.data.topdown import TopDownDataset
+from posekit.engine.mae import load_init_checkpoint
 from posekit.engine.tasks import TopDownTask, load_split
 from posekit.models import build_model
 from posekit.skeletons import Skeleton, get_skeleton
@@ -77,7 +78,10 @@ class MultiDatasetTask(TopDownTask):
 
     def build_model(self) -> nn.Module:
         ks = tuple(s.num_keypoints for s in self.skeletons)
-        return build_model(self.cfg.model.name, num_keypoints=ks, **self.cfg.model.kwargs)
+        model = build_model(self.cfg.model.name, num_keypoints=ks, **self.cfg.model.kwargs)
+        if self.cfg.model.init_checkpoint:
+            load_init_checkpoint(model, self.cfg.model.init_checkpoint)
+        return model
 
     def datasets(self) -> list[CocoPoseDataset]:
         extra = []

@@ -47,6 +47,9 @@ class ModelConfig:
     ohkm_topk: int = 8  # keypoints kept per sample by OHKM (CPN: 8 of 17)
     # Extra keyword arguments of the constructor, checked against its signature.
     kwargs: dict[str, Any] = field(default_factory=dict)
+    # posekit checkpoint whose weights with matching names initialise the model (e.g. the MAE
+    # backbone written by `posekit pretrain`); empty = none.
+    init_checkpoint: str = ""
 
 
 @dataclass
@@ -78,6 +81,10 @@ class DataConfig:
     workers: int = 2  # DataLoader worker processes
     min_keypoints: int = 1  # train only on people with at least this many labelled keypoints
     max_val_images: int = 0  # 0 = all; a cap keeps periodic validation cheap
+    # Multi-dataset training (task topdown_multi): more COCO-format training files, each with its
+    # own skeleton and its own ViTPose head (images next to the json); empty = single dataset.
+    extra_train_anns: tuple[str, ...] = ()
+    extra_skeletons: tuple[str, ...] = ()
     # Before training, both splits' images are checked: "decode" reads every image at 1/8 size
     # (seconds for thousands of images), "exists" only checks the files are there (huge sets).
     check_images: str = "decode"
@@ -106,6 +113,8 @@ class OptimConfig:
     grad_clip: float = 0.0  # max grad norm; 0 disables
     ema: bool = False  # keep an exponential moving average of the weights for evaluation
     ema_decay: float = 0.9998
+    # Layer-wise LR decay for models with param_groups() (ViTPose: 0.75–0.85); 1.0 = off.
+    layer_decay: float = 1.0
 
 
 @dataclass
@@ -141,6 +150,19 @@ class TestConfig:
 
 
 @dataclass
+class DistillConfig:
+    """ViTPose distillation (talk §13; posekit.engine.distill), used by task topdown_distill."""
+
+    kind: str = "output"  # output (student regresses teacher heatmaps) | token (knowledge token)
+    teacher_model: str = ""  # MODELS key of the teacher (a bigger ViTPose)
+    teacher_kwargs: dict[str, Any] = field(default_factory=dict)
+    teacher_checkpoint: str = ""  # posekit checkpoint ({"model": ...}) of the trained teacher
+    output_weight: float = 1.0  # weight of the teacher-heatmap MSE against the GT loss
+    token_steps: int = 200  # iterations training the knowledge token on the frozen teacher
+    token_lr: float = 1e-3
+
+
+@dataclass
 class ExperimentConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     codec: CodecConfig = field(default_factory=CodecConfig)
@@ -150,6 +172,7 @@ class ExperimentConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     test: TestConfig = field(default_factory=TestConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     name: str = ""  # experiment name (defaults to the YAML file's stem)
 
 

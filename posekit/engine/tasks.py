@@ -85,9 +85,14 @@ class TopDownTask:
         self._val: CocoPoseDataset | None = None
 
     def build_model(self) -> nn.Module:
-        return build_model(
+        model = build_model(
             self.cfg.model.name, num_keypoints=self.skeleton.num_keypoints, **self.cfg.model.kwargs
         )
+        if self.cfg.model.init_checkpoint:
+            from posekit.engine.mae import load_init_checkpoint
+
+            load_init_checkpoint(model, self.cfg.model.init_checkpoint)
+        return model
 
     def augment(self) -> TopDownAugment:
         a = self.cfg.augment
@@ -170,9 +175,22 @@ class TopDownTask:
         return evaluate_coco(coco.gt_dict, results, skeleton=self.skeleton, image_ids=image_ids)
 
 
+def _topdown_distill(cfg: ExperimentConfig) -> TopDownTask:
+    from posekit.engine.distill import DistillTask  # imports this module
+
+    return DistillTask(cfg)
+
+
+def _topdown_multi(cfg: ExperimentConfig) -> TopDownTask:
+    from posekit.engine.multidataset import MultiDatasetTask  # imports this module
+
+    return MultiDatasetTask(cfg)
+
+
 from posekit.engine.onestage_task import OneStageTask  # noqa: E402  (it imports load_split)
 
-TASKS = {"topdown": TopDownTask, "onestage": OneStageTask}
+TASKS = {"topdown": TopDownTask, "topdown_distill": _topdown_distill,
+         "topdown_multi": _topdown_multi, "onestage": OneStageTask}
 
 
 def build_task(cfg: ExperimentConfig) -> TopDownTask | OneStageTask:

@@ -56,14 +56,23 @@ __all__ = [
 
 
 def build_optimizer(model: nn.Module, cfg: ExperimentConfig) -> torch.optim.Optimizer:
-    """Adam / AdamW / SGD; no weight decay on biases and normalisation parameters."""
+    """Adam / AdamW / SGD; no weight decay on biases and normalisation parameters.
+
+    A model with ``param_groups(lr, weight_decay, layer_decay)`` (ViTPose) builds its own groups
+    (layer-wise LR decay, no decay on position embeddings too).
+    """
     o = cfg.optim
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim <= 1 else decay).append(p)
-    groups = [{"params": decay, "weight_decay": o.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
+    if hasattr(model, "param_groups"):
+        groups = model.param_groups(o.lr, o.weight_decay, o.layer_decay)
+        for g in groups:
+            g.pop("names", None)
+    else:
+        decay, no_decay = [], []
+        for p in model.parameters():
+            if p.requires_grad:
+                (no_decay if p.ndim <= 1 else decay).append(p)
+        groups = [{"params": decay, "weight_decay": o.weight_decay},
+                  {"params": no_decay, "weight_decay": 0.0}]
     if o.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=o.lr, betas=tuple(o.betas))
     if o.optimizer == "adam":

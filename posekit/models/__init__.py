@@ -22,8 +22,18 @@ from posekit.models.simplebaseline import (
     simple_baseline_res152,
     simple_baseline_tiny,
 )
+from posekit.models.vitpose import (
+    ViTPose,
+    vitpose_base,
+    vitpose_huge,
+    vitpose_large,
+    vitpose_small,
+    vitpose_tiny,
+)
 
-__all__ = ["MODELS", "RTMO", "SimpleBaseline", "build_model", "count_flops", "count_params"]
+__all__ = [
+    "MODELS", "RTMO", "SimpleBaseline", "ViTPose", "build_model", "count_flops", "count_params",
+]
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "simple_baseline_res18": simple_baseline_res18,
@@ -36,6 +46,12 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "rtmo_m": rtmo_m,
     "rtmo_l": rtmo_l,
     "rtmo_tiny": rtmo_tiny,
+
+    "vitpose_small": vitpose_small,
+    "vitpose_base": vitpose_base,
+    "vitpose_large": vitpose_large,
+    "vitpose_huge": vitpose_huge,
+    "vitpose_tiny": vitpose_tiny,
 }
 
 

@@ -58,6 +58,7 @@ class CodecConfig:
     refine: str = "dark"  # none | quarter | dark
     udp: bool = False  # unbiased data processing (UDP) mapping
     unbiased_encoding: bool = False  # float Gaussian centres (DARK encoding)
+    background: bool = False  # append CPM's background map (P + 1 targets); model must match
 
 
 @dataclass

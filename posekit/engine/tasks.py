@@ -75,7 +75,7 @@ class TopDownTask:
             raise ValueError(f"codec.kind {c.kind!r} is not a top-down heatmap codec")
         self.codec = HeatmapCodec(
             tuple(c.input_size), tuple(c.heatmap_size), c.sigma, refine=c.refine, udp=c.udp,
-            unbiased_encoding=c.unbiased_encoding,
+            unbiased_encoding=c.unbiased_encoding, background=c.background,
         )
         base = {"mse": KeypointMSELoss(use_target_weight=True),
                 "ohkm": OHKMLoss(topk=cfg.model.ohkm_topk, use_target_weight=True)}

@@ -12,6 +12,7 @@ from typing import Any
 from torch import nn
 
 from posekit.models.complexity import count_flops, count_params
+from posekit.models.cpm import CPM, cpm_6stage, cpm_tiny
 from posekit.models.simplebaseline import (
     SimpleBaseline,
     simple_baseline_res18,
@@ -22,7 +23,7 @@ from posekit.models.simplebaseline import (
     simple_baseline_tiny,
 )
 
-__all__ = ["MODELS", "SimpleBaseline", "build_model", "count_flops", "count_params"]
+__all__ = ["CPM", "MODELS", "SimpleBaseline", "build_model", "count_flops", "count_params"]
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "simple_baseline_res18": simple_baseline_res18,
@@ -31,6 +32,8 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "simple_baseline_res101": simple_baseline_res101,
     "simple_baseline_res152": simple_baseline_res152,
     "simple_baseline_tiny": simple_baseline_tiny,
+    "cpm_6stage": cpm_6stage,
+    "cpm_tiny": cpm_tiny,
 }
 
 

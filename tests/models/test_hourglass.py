@@ -51,8 +51,8 @@ def test_hourglass_is_skip_plus_nearest_upsample_of_lower_branch():
             torch.nn.init.zeros_(m.conv3.bias)
     x = torch.arange(20.0).reshape(1, 1, 5, 4).repeat(1, 2, 1, 1)
     pooled = torch.tensor([[5.0, 7.0], [13.0, 15.0]])  # 2×2 max-pool, last row dropped
-    up = pooled.repeat_interleave(2, 0).repeat_interleave(2, 1)  # (4, 4)
-    up = torch.cat([up, up[-1:]], 0)  # nearest to 5 rows repeats the last
+    # nearest from 2 to 5 rows takes source row ⌊i · 2/5⌋ = 0, 0, 0, 1, 1; columns 0, 0, 1, 1
+    up = pooled[[0, 0, 0, 1, 1]][:, [0, 0, 1, 1]]
     with torch.no_grad():
         assert torch.equal(hg(x)[0, 1], x[0, 0] + up)
 

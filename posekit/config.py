@@ -59,6 +59,10 @@ class CodecConfig:
     udp: bool = False  # unbiased data processing (UDP) mapping
     unbiased_encoding: bool = False  # float Gaussian centres (DARK encoding)
     background: bool = False  # append CPM's background map (P + 1 targets); model must match
+    # σ of the extra outputs of a multi-level model, in output order, before the last output
+    # (which uses ``sigma``): CPN's GlobalNet levels, coarsest first. Those outputs are trained
+    # with plain L2 on visible (v = 2) keypoints only, as CPN's global loss; empty = none.
+    level_sigmas: tuple[float, ...] = ()
 
 
 @dataclass

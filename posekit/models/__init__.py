@@ -13,6 +13,7 @@ from torch import nn
 
 from posekit.models.complexity import count_flops, count_params
 from posekit.models.cpm import CPM, cpm_6stage, cpm_tiny
+from posekit.models.cpn import CPN, cpn_res50, cpn_tiny
 from posekit.models.hourglass import StackedHourglass, hourglass_8stack, hourglass_tiny
 from posekit.models.simplebaseline import (
     SimpleBaseline,
@@ -24,7 +25,7 @@ from posekit.models.simplebaseline import (
     simple_baseline_tiny,
 )
 
-__all__ = ["CPM", "MODELS", "SimpleBaseline", "StackedHourglass", "build_model", "count_flops", "count_params"]
+__all__ = ["CPM", "CPN", "MODELS", "SimpleBaseline", "StackedHourglass", "build_model", "count_flops", "count_params"]
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "simple_baseline_res18": simple_baseline_res18,
@@ -35,6 +36,8 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "simple_baseline_tiny": simple_baseline_tiny,
     "cpm_6stage": cpm_6stage,
     "cpm_tiny": cpm_tiny,
+    "cpn_res50": cpn_res50,
+    "cpn_tiny": cpn_tiny,
     "hourglass_8stack": hourglass_8stack,
     "hourglass_tiny": hourglass_tiny,
 }

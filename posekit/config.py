@@ -45,6 +45,9 @@ class ModelConfig:
     task: str = "topdown"  # paradigm: key of posekit.engine.tasks.TASKS
     loss: str = "mse"  # mse (masked L2, summed over stages) | ohkm (CPN's hard keypoint mining)
     ohkm_topk: int = 8  # keypoints kept per sample by OHKM (CPN: 8 of 17)
+    # λ_t of F = Σ λ_t f_t over a multi-stage model's outputs (talk §7); empty = 1 for every
+    # stage; e.g. [0, 0, 1] trains a 3-stage CPM on its final stage only
+    stage_weights: tuple[float, ...] = ()
     # Extra keyword arguments of the constructor, checked against its signature.
     kwargs: dict[str, Any] = field(default_factory=dict)
 

@@ -81,7 +81,8 @@ class TopDownTask:
                 "ohkm": OHKMLoss(topk=cfg.model.ohkm_topk, use_target_weight=True)}
         if cfg.model.loss not in base:
             raise ValueError(f"model.loss must be one of {sorted(base)}, got {cfg.model.loss!r}")
-        self.loss_fn = MultiStageLoss(base[cfg.model.loss])
+        self.loss_fn = MultiStageLoss(base[cfg.model.loss],
+                                      weights=cfg.model.stage_weights or None)
         # CPN's GlobalNet: one codec per extra output level, its own σ, plain L2 (talk §9–11)
         self.level_codecs = [
             HeatmapCodec(tuple(c.input_size), tuple(c.heatmap_size), s, refine=c.refine,

@@ -25,7 +25,10 @@ from posekit.models.simplebaseline import (
     simple_baseline_tiny,
 )
 
-__all__ = ["CPM", "CPN", "MODELS", "SimpleBaseline", "StackedHourglass", "build_model", "count_flops", "count_params"]
+__all__ = [
+    "CPM", "CPN", "MODELS", "SimpleBaseline", "StackedHourglass", "build_model", "count_flops",
+    "count_params",
+]
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "simple_baseline_res18": simple_baseline_res18,

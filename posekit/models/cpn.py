@@ -30,7 +30,7 @@ __all__ = ["CPN", "GlobalNet", "RefineNet", "cpn_res50", "cpn_tiny", "opencv_ker
 
 
 def opencv_kernel_sigma(kernel_size: int) -> float:
-    """σ of ``cv2.GaussianBlur(ksize, 0)``, how CPN's targets were drawn: 0.3((k − 1)/2 − 1) + 0.8."""
+    """σ of ``cv2.GaussianBlur(ksize, 0)`` (CPN's targets): 0.3((k − 1)/2 − 1) + 0.8."""
     return 0.3 * ((kernel_size - 1) / 2 - 1) + 0.8
 
 

@@ -34,6 +34,7 @@ from torch import Tensor
 
 from posekit.config import ExperimentConfig, config_to_dict, load_config
 from posekit.engine.checkpoint import save_checkpoint
+from posekit.models.cpm import remap_cpm_state_dict
 from posekit.models.simplebaseline import remap_simple_baseline_state_dict
 
 __all__ = ["CONVERTERS", "MMPOSE_NUMPY_GLOBALS", "load_foreign_checkpoint", "convert_state_dict",
@@ -45,6 +46,7 @@ CONVERTERS: dict[str, Callable[[dict[str, Tensor]], dict[str, Tensor]]] = {
     "simple_baseline_res50": remap_simple_baseline_state_dict,
     "simple_baseline_res101": remap_simple_baseline_state_dict,
     "simple_baseline_res152": remap_simple_baseline_state_dict,
+    "cpm_6stage": remap_cpm_state_dict,  # MMPose td-hm_cpm_* (COCO 17 maps, no background)
 }
 
 # The numpy globals of a released MMPose checkpoint's ``meta`` (REFERENCE.md, "Tooling facts"),

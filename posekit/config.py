@@ -45,6 +45,9 @@ class ModelConfig:
     task: str = "topdown"  # paradigm: key of posekit.engine.tasks.TASKS
     loss: str = "mse"  # mse (masked L2, summed over stages) | ohkm (CPN's hard keypoint mining)
     ohkm_topk: int = 8  # keypoints kept per sample by OHKM (CPN: 8 of 17)
+    # λ_t of F = Σ λ_t f_t over a multi-stage model's outputs (talk §7); empty = 1 for every
+    # stage; e.g. [0, 0, 1] trains a 3-stage CPM on its final stage only
+    stage_weights: tuple[float, ...] = ()
     # Extra keyword arguments of the constructor, checked against its signature.
     kwargs: dict[str, Any] = field(default_factory=dict)
     # posekit checkpoint whose weights with matching names initialise the model (e.g. the MAE
@@ -61,6 +64,11 @@ class CodecConfig:
     refine: str = "dark"  # none | quarter | dark
     udp: bool = False  # unbiased data processing (UDP) mapping
     unbiased_encoding: bool = False  # float Gaussian centres (DARK encoding)
+    background: bool = False  # append CPM's background map (P + 1 targets); model must match
+    # σ of the extra outputs of a multi-level model, in output order, before the last output
+    # (which uses ``sigma``): CPN's GlobalNet levels, coarsest first. Those outputs are trained
+    # with plain L2 on visible (v = 2) keypoints only, as CPN's global loss; empty = none.
+    level_sigmas: tuple[float, ...] = ()
 
 
 @dataclass

@@ -12,6 +12,9 @@ from typing import Any
 from torch import nn
 
 from posekit.models.complexity import count_flops, count_params
+from posekit.models.cpm import CPM, cpm_6stage, cpm_tiny
+from posekit.models.cpn import CPN, cpn_res50, cpn_tiny
+from posekit.models.hourglass import StackedHourglass, hourglass_8stack, hourglass_tiny
 from posekit.models.rtmo import RTMO, rtmo_l, rtmo_m, rtmo_s, rtmo_tiny
 from posekit.models.simplebaseline import (
     SimpleBaseline,
@@ -32,7 +35,8 @@ from posekit.models.vitpose import (
 )
 
 __all__ = [
-    "MODELS", "RTMO", "SimpleBaseline", "ViTPose", "build_model", "count_flops", "count_params",
+    "CPM", "CPN", "MODELS", "RTMO", "SimpleBaseline", "StackedHourglass", "ViTPose", "build_model",
+    "count_flops", "count_params",
 ]
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
@@ -46,12 +50,17 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "rtmo_m": rtmo_m,
     "rtmo_l": rtmo_l,
     "rtmo_tiny": rtmo_tiny,
-
     "vitpose_small": vitpose_small,
     "vitpose_base": vitpose_base,
     "vitpose_large": vitpose_large,
     "vitpose_huge": vitpose_huge,
     "vitpose_tiny": vitpose_tiny,
+    "cpm_6stage": cpm_6stage,
+    "cpm_tiny": cpm_tiny,
+    "cpn_res50": cpn_res50,
+    "cpn_tiny": cpn_tiny,
+    "hourglass_8stack": hourglass_8stack,
+    "hourglass_tiny": hourglass_tiny,
 }
 
 

@@ -12,6 +12,13 @@ from typing import Any
 from torch import nn
 
 from posekit.models.complexity import count_flops, count_params
+from posekit.models.openpose import (
+    OpenPose,
+    OpenPoseCMU,
+    openpose_cmu_coco,
+    openpose_light,
+    openpose_vgg19,
+)
 from posekit.models.simplebaseline import (
     SimpleBaseline,
     simple_baseline_res18,
@@ -22,7 +29,10 @@ from posekit.models.simplebaseline import (
     simple_baseline_tiny,
 )
 
-__all__ = ["MODELS", "SimpleBaseline", "build_model", "count_flops", "count_params"]
+__all__ = [
+    "MODELS", "OpenPose", "OpenPoseCMU", "SimpleBaseline", "build_model", "count_flops",
+    "count_params",
+]
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "simple_baseline_res18": simple_baseline_res18,
@@ -31,6 +41,9 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "simple_baseline_res101": simple_baseline_res101,
     "simple_baseline_res152": simple_baseline_res152,
     "simple_baseline_tiny": simple_baseline_tiny,
+    "openpose_cmu_coco": openpose_cmu_coco,
+    "openpose_vgg19": openpose_vgg19,
+    "openpose_light": openpose_light,
 }
 
 

@@ -16,7 +16,8 @@ Affinity Fields", TPAMI 2019), written as the talk states them:
 Coordinates follow :mod:`posekit.structures`: integer coordinates are pixel centres, in the
 image and in the maps. A map of stride s has its pixel u centred on image x = (u + 0.5)·s − 0.5,
 so x_map = (x_img + 0.5) / s − 0.5 (the mapping bilinear upsampling with align_corners=False
-inverts). PAF channels are interleaved as in CMU's models: limb i has x at 2i and y at 2i + 1.
+inverts). PAF channels are interleaved as in CMU's models: PAF pair c has x at 2c and y at 2c + 1;
+limb i of the skeleton is pair ``skeleton.paf_channel_order[i]`` (CMU's order for OpenPose-18).
 """
 
 from __future__ import annotations
@@ -130,7 +131,9 @@ class PafCodec:
         w, h = self.map_size
         out = np.zeros((self.num_pafs, h, w), dtype=np.float32)
         xy = image_to_map(kpts[..., :2], self.stride)
-        for c, (j1, j2) in enumerate(self.skeleton.limbs):
+        order = self.skeleton.paf_channel_order
+        for i, (j1, j2) in enumerate(self.skeleton.limbs):
+            c = order[i]
             acc = np.zeros((2, h, w), dtype=np.float64)
             count = np.zeros((h, w), dtype=np.float64)
             for n in range(kpts.shape[0]):

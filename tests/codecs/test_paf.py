@@ -38,17 +38,19 @@ def test_paf_horizontal_limb_inside_rectangle():
     paf = codec.part_affinity_fields(_person({1: (2, 5), 2: (8, 5)})[None])
     inside = np.zeros((11, 12), bool)
     inside[4:7, 2:9] = True  # |y − 5| ≤ 1, 2 ≤ x ≤ 8
-    assert np.array_equal(paf[0] != 0, inside)
-    assert np.allclose(paf[0][inside], 1.0) and np.all(paf[1] == 0)
-    assert np.all(paf[2:] == 0)  # other limbs have an unlabelled end
+    # CMU stores limb (neck, r_shoulder) in PAF pair 6 (channels 12, 13), not pair 0.
+    assert np.array_equal(paf[12] != 0, inside)
+    assert np.allclose(paf[12][inside], 1.0) and np.all(paf[13] == 0)
+    others = np.delete(paf, [12, 13], axis=0)
+    assert np.all(others == 0)  # other limbs have an unlabelled end
 
 
 def test_paf_direction_goes_from_first_to_second_part():
     codec = PafCodec((7, 9), stride=1, limb_width=0.5)
-    # limb 12 = (neck 1, nose 0): pointing up (−y) from neck (3, 7) to nose (3, 1).
+    # limb 12 = (neck 1, nose 0), CMU pair 14: pointing up (−y) from neck (3, 7) to nose (3, 1).
     paf = codec.part_affinity_fields(_person({1: (3, 7), 0: (3, 1)})[None])
-    assert np.allclose(paf[24][1:8, 3], 0) and np.allclose(paf[25][1:8, 3], -1)
-    assert paf[25][0, 3] == 0 and paf[25][8, 3] == 0  # beyond the ends
+    assert np.allclose(paf[28][1:8, 3], 0) and np.allclose(paf[29][1:8, 3], -1)
+    assert paf[29][0, 3] == 0 and paf[29][8, 3] == 0  # beyond the ends
 
 
 def test_paf_diagonal_and_average_over_people():
@@ -57,10 +59,10 @@ def test_paf_diagonal_and_average_over_people():
     b = _person({1: (1, 5), 2: (10, 5)})  # horizontal, crosses a at (5, 5)
     paf = codec.part_affinity_fields(np.stack([a, b]))
     r = 1 / np.sqrt(2)
-    assert np.allclose(paf[0:2, 5, 5], [(r + 1) / 2, r / 2])  # n_c(p) = 2 → average
-    assert np.allclose(paf[0:2, 2, 2], [r, r])  # only a
-    assert np.allclose(paf[0:2, 5, 10], [1, 0])  # only b
-    norms = np.hypot(paf[0], paf[1])
+    assert np.allclose(paf[12:14, 5, 5], [(r + 1) / 2, r / 2])  # n_c(p) = 2 → average
+    assert np.allclose(paf[12:14, 2, 2], [r, r])  # only a
+    assert np.allclose(paf[12:14, 5, 10], [1, 0])  # only b
+    norms = np.hypot(paf[12], paf[13])
     assert norms.max() <= 1 + 1e-6
 
 

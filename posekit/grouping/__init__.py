@@ -2,10 +2,13 @@
 
 from posekit.grouping.paf_grouping import (
     GroupingConfig,
+    assemble_people,
     find_peaks,
     group_people,
     limb_scores,
     match_limb,
 )
 
-__all__ = ["GroupingConfig", "find_peaks", "group_people", "limb_scores", "match_limb"]
+__all__ = [
+    "GroupingConfig", "assemble_people", "find_peaks", "group_people", "limb_scores", "match_limb",
+]

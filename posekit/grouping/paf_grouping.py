@@ -33,7 +33,9 @@ from scipy.optimize import linear_sum_assignment
 from posekit.skeletons import COCO17, OPENPOSE18, Skeleton, convert_keypoints
 from posekit.structures import PoseInstances
 
-__all__ = ["GroupingConfig", "find_peaks", "limb_scores", "match_limb", "group_people"]
+__all__ = [
+    "GroupingConfig", "assemble_people", "find_peaks", "group_people", "limb_scores", "match_limb",
+]
 
 MATCHERS = ("greedy", "hungarian")
 
@@ -232,6 +234,18 @@ def group_people(
         confidence is the peak's map value, the person score CMU's total score / part count.
     """
     config = config or GroupingConfig.cmu()
+    all_peaks, people = assemble_people(heatmaps, pafs, config, skeleton)
+    return people_to_instances(people, all_peaks, skeleton, config.output)
+
+
+def assemble_people(
+    heatmaps: np.ndarray, pafs: np.ndarray, config: GroupingConfig, skeleton: Skeleton = OPENPOSE18
+) -> tuple[np.ndarray, np.ndarray]:
+    """The raw result of grouping, in pytorch-openpose's layout.
+
+    Returns ``peaks`` (P, 3): (x, y, score) of every peak, numbered part by part; and ``people``
+    (N, K + 2): the peak id of each part (−1 = none), the total score, the part count.
+    """
     heatmaps = np.asarray(heatmaps)
     pafs = np.asarray(pafs)
     k = skeleton.num_keypoints
@@ -259,8 +273,7 @@ def group_people(
         m[:, 0] += offsets[a]  # candidate index → global peak id
         m[:, 1] += offsets[b]
         connections.append(m)
-    people = _assemble(connections, skeleton.limbs, all_peaks[:, 2], k, config)
-    return people_to_instances(people, all_peaks, skeleton, config.output)
+    return all_peaks, _assemble(connections, skeleton.limbs, all_peaks[:, 2], k, config)
 
 
 def people_to_instances(

@@ -80,13 +80,14 @@ def _scipy_gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
 
 
 def smooth(maps: np.ndarray, sigma: float) -> np.ndarray:
-    """scipy.ndimage.gaussian_filter(map, σ) per channel (reflect border, radius 4σ), via OpenCV."""
+    """scipy.ndimage.gaussian_filter(map, σ) per channel (reflect border, radius 4σ), via OpenCV
+    in float32 (about 3× faster than float64; peaks equal the reference's, tested)."""
     if sigma <= 0:
-        return maps
-    k = _scipy_gaussian_kernel(sigma)
-    out = np.empty(maps.shape, dtype=np.float64)
+        return np.asarray(maps, dtype=np.float32)
+    k = _scipy_gaussian_kernel(sigma).astype(np.float32)
+    out = np.empty(maps.shape, dtype=np.float32)
     for c in range(maps.shape[0]):
-        out[c] = cv2.sepFilter2D(np.ascontiguousarray(maps[c], dtype=np.float64), cv2.CV_64F, k,
+        out[c] = cv2.sepFilter2D(np.ascontiguousarray(maps[c], dtype=np.float32), cv2.CV_32F, k,
                                  k, borderType=cv2.BORDER_REFLECT)
     return out
 
@@ -97,25 +98,32 @@ def find_peaks(
     """Per part, an (n, 3) array of (x, y, score) peaks in row-major (y, then x) order."""
     sm = smooth(heatmaps, config.smooth_sigma)
     k, h, w = sm.shape
-    pad = np.zeros((k, h + 2, w + 2), dtype=sm.dtype)
-    pad[:, 1:-1, 1:-1] = sm
-    c = pad[:, 1:-1, 1:-1]
-    is_peak = ((c >= pad[:, :-2, 1:-1]) & (c >= pad[:, 2:, 1:-1]) & (c >= pad[:, 1:-1, :-2])
-               & (c >= pad[:, 1:-1, 2:]) & (c > config.peak_threshold))
-    parts, ys, xs = np.nonzero(is_peak)
-    scores = heatmaps[parts, ys, xs].astype(np.float64)
+    # Threshold first, then compare only those pixels with their 4 neighbours (outside = 0).
+    parts, ys, xs = np.nonzero(sm > config.peak_threshold)
+    v = sm[parts, ys, xs]
+    keep = np.ones(len(v), dtype=bool)
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        ny, nx = ys + dy, xs + dx
+        inside = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+        nb = np.zeros(len(v), dtype=sm.dtype)
+        nb[inside] = sm[parts[inside], ny[inside], nx[inside]]
+        keep &= v >= nb
+    parts, ys, xs = parts[keep], ys[keep], xs[keep]
+    scores = np.asarray(heatmaps)[parts, ys, xs].astype(np.float64)
     fx = xs.astype(np.float64)
     fy = ys.astype(np.float64)
     if config.subpixel:
         # Quadratic fit through the peak and its neighbours (clamped at the border).
         xl, xr = np.maximum(xs - 1, 0), np.minimum(xs + 1, w - 1)
         yu, yd = np.maximum(ys - 1, 0), np.minimum(ys + 1, h - 1)
-        v = sm[parts, ys, xs]
-        dx_den = sm[parts, ys, xl] - 2 * v + sm[parts, ys, xr]
-        dy_den = sm[parts, yu, xs] - 2 * v + sm[parts, yd, xs]
+        v = sm[parts, ys, xs].astype(np.float64)
+        left, right = sm[parts, ys, xl].astype(np.float64), sm[parts, ys, xr].astype(np.float64)
+        up, down = sm[parts, yu, xs].astype(np.float64), sm[parts, yd, xs].astype(np.float64)
+        dx_den = left - 2 * v + right
+        dy_den = up - 2 * v + down
         with np.errstate(divide="ignore", invalid="ignore"):
-            ox = np.where(dx_den < 0, 0.5 * (sm[parts, ys, xl] - sm[parts, ys, xr]) / dx_den, 0)
-            oy = np.where(dy_den < 0, 0.5 * (sm[parts, yu, xs] - sm[parts, yd, xs]) / dy_den, 0)
+            ox = np.where(dx_den < 0, 0.5 * (left - right) / dx_den, 0)
+            oy = np.where(dy_den < 0, 0.5 * (up - down) / dy_den, 0)
         fx += np.clip(ox, -0.5, 0.5)
         fy += np.clip(oy, -0.5, 0.5)
     bounds = np.searchsorted(parts, np.arange(k + 1))

@@ -55,6 +55,7 @@ class CodecConfig:
     refine: str = "dark"  # none | quarter | dark
     udp: bool = False  # unbiased data processing (UDP) mapping
     unbiased_encoding: bool = False  # float Gaussian centres (DARK encoding)
+    limb_width: float = 1.0  # PAF half-width σ_l in heatmap pixels (codec kind "paf" only)
 
 
 @dataclass

@@ -28,6 +28,8 @@ from posekit.skeletons import get_skeleton
 
 __all__ = ["TopDownTask", "TASKS", "build_task", "load_split"]
 
+from posekit.engine.bottomup_task import BottomUpTask  # noqa: E402  (it imports load_split lazily)
+
 
 def load_split(cfg: ExperimentConfig, split: str) -> CocoPoseDataset:
     """The train or val dataset of a config: explicit json + images, else ``data.root`` layout."""
@@ -137,10 +139,10 @@ class TopDownTask:
         return evaluate_coco(coco.gt_dict, results, skeleton=self.skeleton, image_ids=image_ids)
 
 
-TASKS = {"topdown": TopDownTask}
+TASKS = {"topdown": TopDownTask, "bottomup": BottomUpTask}
 
 
-def build_task(cfg: ExperimentConfig) -> TopDownTask:
+def build_task(cfg: ExperimentConfig):
     if cfg.model.task not in TASKS:
         raise ValueError(f"model.task must be one of {sorted(TASKS)}, got {cfg.model.task!r}")
     return TASKS[cfg.model.task](cfg)

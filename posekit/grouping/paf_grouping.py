@@ -45,6 +45,7 @@ class GroupingConfig:
     smooth_sigma: float = 3.0  # Gaussian σ before peak NMS (pixels); 0 disables
     peak_threshold: float = 0.1
     subpixel: bool = False  # quadratic refinement of peaks on the smoothed map
+    max_peaks: int = 0  # keep the best N peaks per part (0 = all); bounds untrained-model cost
     paf_threshold: float = 0.05
     num_samples: int = 10  # uniform samples on each candidate limb
     min_fraction: float = 0.8  # a limb needs > this fraction of samples above paf_threshold
@@ -109,6 +110,18 @@ def find_peaks(
         nb[inside] = sm[parts[inside], ny[inside], nx[inside]]
         keep &= v >= nb
     parts, ys, xs = parts[keep], ys[keep], xs[keep]
+    if config.max_peaks > 0 and len(parts):
+        vals = v[keep]
+        sel = np.zeros(len(parts), dtype=bool)
+        starts = np.searchsorted(parts, np.arange(k + 1))
+        for j in range(k):
+            lo, hi = starts[j], starts[j + 1]
+            if hi - lo > config.max_peaks:
+                top = np.argsort(-vals[lo:hi], kind="stable")[: config.max_peaks]
+                sel[lo + top] = True
+            else:
+                sel[lo:hi] = True
+        parts, ys, xs = parts[sel], ys[sel], xs[sel]
     scores = np.asarray(heatmaps)[parts, ys, xs].astype(np.float64)
     fx = xs.astype(np.float64)
     fy = ys.astype(np.float64)

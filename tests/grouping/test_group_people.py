@@ -110,3 +110,12 @@ def test_bad_shapes_raise():
         group_people(np.zeros((19, 8, 8)), np.zeros((38, 8, 9)))
     with pytest.raises(ValueError, match="matcher"):
         GroupingConfig(matcher="auction")
+
+
+def test_max_peaks_keeps_the_strongest():
+    hm = np.zeros((1, 9, 30))
+    for i, x in enumerate(range(2, 30, 4)):
+        hm[0, 4, x] = 0.2 + 0.1 * i
+    p = find_peaks(hm, GroupingConfig(smooth_sigma=0, max_peaks=3))[0]
+    assert sorted(p[:, 2].round(3)) == [0.6, 0.7, 0.8]
+    assert list(p[:, 0]) == [18, 22, 26]  # still in row-major order

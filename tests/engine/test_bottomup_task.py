@@ -52,14 +52,15 @@ def test_loss_falls_and_evaluate_runs():
     batch = {k: torch.stack([ds[i][k] for i in range(2)]) for k in ds[0]}
     opt = torch.optim.Adam(model.parameters(), 3e-3)
     first = None
-    for _ in range(30):
+    for _ in range(15):
         loss = task.loss(model, batch, torch.device("cpu"))["loss"]
         first = first if first is not None else loss.item()
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert loss.item() < 0.5 * first
+    assert loss.item() < 0.7 * first
     model.eval()
+    task.cfg.data.max_val_images = 1  # one 640×425 image keeps the test fast
     report = task.evaluate(model)
     assert report is not None
     net = task.inference_model(model)

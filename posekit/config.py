@@ -70,6 +70,8 @@ class CodecConfig:
     # with plain L2 on visible (v = 2) keypoints only, as CPN's global loss; empty = none.
     level_sigmas: tuple[float, ...] = ()
 
+    limb_width: float = 1.0  # PAF half-width σ_l in heatmap pixels (codec kind "paf" only)
+
 
 @dataclass
 class DataConfig:

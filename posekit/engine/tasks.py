@@ -45,6 +45,8 @@ class LastStage(nn.Module):
         out = self.model(images)
         return out[-1] if isinstance(out, list | tuple) else out
 
+from posekit.engine.bottomup_task import BottomUpTask  # noqa: E402  (it imports load_split lazily)
+
 
 def load_split(cfg: ExperimentConfig, split: str) -> CocoPoseDataset:
     """The train or val dataset of a config: explicit json + images, else ``data.root`` layout."""
@@ -215,10 +217,10 @@ def _topdown_multi(cfg: ExperimentConfig) -> TopDownTask:
 from posekit.engine.onestage_task import OneStageTask  # noqa: E402  (it imports load_split)
 
 TASKS = {"topdown": TopDownTask, "topdown_distill": _topdown_distill,
-         "topdown_multi": _topdown_multi, "onestage": OneStageTask}
+         "topdown_multi": _topdown_multi, "onestage": OneStageTask, "bottomup": BottomUpTask}
 
 
-def build_task(cfg: ExperimentConfig) -> TopDownTask | OneStageTask:
+def build_task(cfg: ExperimentConfig) -> TopDownTask | OneStageTask | BottomUpTask:
     if cfg.model.task not in TASKS:
         raise ValueError(f"model.task must be one of {sorted(TASKS)}, got {cfg.model.task!r}")
     return TASKS[cfg.model.task](cfg)

@@ -15,6 +15,13 @@ from posekit.models.complexity import count_flops, count_params
 from posekit.models.cpm import CPM, cpm_6stage, cpm_tiny
 from posekit.models.cpn import CPN, cpn_res50, cpn_tiny
 from posekit.models.hourglass import StackedHourglass, hourglass_8stack, hourglass_tiny
+from posekit.models.openpose import (
+    OpenPose,
+    OpenPoseCMU,
+    openpose_cmu_coco,
+    openpose_light,
+    openpose_vgg19,
+)
 from posekit.models.rtmo import RTMO, rtmo_l, rtmo_m, rtmo_s, rtmo_tiny
 from posekit.models.simplebaseline import (
     SimpleBaseline,
@@ -35,8 +42,8 @@ from posekit.models.vitpose import (
 )
 
 __all__ = [
-    "CPM", "CPN", "MODELS", "RTMO", "SimpleBaseline", "StackedHourglass", "ViTPose", "build_model",
-    "count_flops", "count_params",
+    "CPM", "CPN", "MODELS", "OpenPose", "OpenPoseCMU", "RTMO", "SimpleBaseline", "StackedHourglass",
+    "ViTPose", "build_model", "count_flops", "count_params",
 ]
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
@@ -61,6 +68,9 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "cpn_tiny": cpn_tiny,
     "hourglass_8stack": hourglass_8stack,
     "hourglass_tiny": hourglass_tiny,
+    "openpose_cmu_coco": openpose_cmu_coco,
+    "openpose_vgg19": openpose_vgg19,
+    "openpose_light": openpose_light,
 }
 
 

@@ -18,7 +18,7 @@ import time
 
 import cv2
 
-from posekit.data.synthetic import CROWD_LEVELS, generate_dataset
+from posekit.data.synthpose import CROWD_LEVELS, generate_dataset
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--crowd", nargs="*", default=list(CROWD_LEVELS),
                         choices=list(CROWD_LEVELS))
+    parser.add_argument("--style", nargs="*", default=["classic"],
+                        help="styles or families to time (e.g. classic rich blocks random)")
     args = parser.parse_args(argv)
 
     if args.workers == 1:
@@ -39,18 +41,19 @@ def main(argv: list[str] | None = None) -> int:
           f"workers={args.workers}, seed={args.seed}")
     print(f"# Python {platform.python_version()}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs visible, OpenCV {cv2.__version__}")
-    print("| crowd | images/s | ms/image | people/image (mean, min–max) | v=2 / v=1 / v=0 | "
+    print("| style | crowd | images/s | ms/image | people/image (mean, min–max) | "
+          "v=2 / v=1 / v=0 | "
           "sqrt(area) p10 / p50 / p90 px |")
-    print("|---|---|---|---|---|---|")
-    for crowd in args.crowd:
+    print("|---|---|---|---|---|---|---|")
+    for style, crowd in [(st, c) for st in args.style for c in args.crowd]:
         with tempfile.TemporaryDirectory() as out:
             start = time.perf_counter()
             s = generate_dataset(out, args.num_images, seed=args.seed, size=args.size,
-                                 crowd=crowd, workers=args.workers)
+                                 crowd=crowd, workers=args.workers, style=style)
             seconds = time.perf_counter() - start
         ppi, vis, sa = s["people_per_image"], s["visibility"], s["sqrt_area"]
         ms = 1000 * seconds / args.num_images
-        print(f"| {crowd} | {args.num_images / seconds:.0f} | {ms:.1f}"
+        print(f"| {style} | {crowd} | {args.num_images / seconds:.0f} | {ms:.1f}"
               f" | {ppi['mean']:.2f} ({ppi['min']}–{ppi['max']}) | "
               f"{100 * vis['v2']:.0f}% / {100 * vis['v1']:.0f}% / {100 * vis['v0']:.0f}% | "
               f"{sa['p10']:.0f} / {sa['p50']:.0f} / {sa['p90']:.0f} |", flush=True)

@@ -9,10 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Keypoints", "PoseInstances", "Skeleton", "SKELETONS", "get_skeleton", "__version__"]
+__all__ = [
+    "Keypoints", "PoseEstimator", "PoseInstances", "Skeleton", "SKELETONS", "get_skeleton",
+    "__version__",
+]
 
 _LAZY = {
     "Keypoints": "posekit.structures",
+    "PoseEstimator": "posekit.api",
     "PoseInstances": "posekit.structures",
     "Skeleton": "posekit.skeletons",
     "SKELETONS": "posekit.skeletons",

@@ -1,4 +1,5 @@
-"""``posekit`` command line: synth | show | eval | info | train | demo.
+"""``posekit`` command line: synth | show | eval | info | train | demo | infer | export | convert |
+bench | configs | check-data.
 
 Every command is a thin handler over library functions. Errors become one ``error: …`` line on
 stderr and exit status 2 (a traceback only with ``--debug``).
@@ -14,11 +15,11 @@ __all__ = ["main", "build_parser"]
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from posekit.data.synthetic import format_summary, generate_dataset
+    from posekit.data.synthpose import format_summary, generate_dataset
 
     summary = generate_dataset(
         args.out, args.num_images, seed=args.seed, size=args.size, crowd=args.crowd,
-        split=args.split, workers=args.workers,
+        split=args.split, workers=args.workers, style=args.style, skeleton=args.skeleton,
     )
     print(format_summary(summary))
     return 0
@@ -67,10 +68,73 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return train_cli(args)
 
 
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from posekit.config import load_config
+    from posekit.engine.mae import pretrain
+
+    cfg = load_config(args.config, args.overrides)
+    path = pretrain(cfg, args.out, epochs=args.epochs, mask_ratio=args.mask_ratio, lr=args.lr,
+                    max_minutes=args.minutes, device=args.device)
+    print(f"wrote {path}; fine-tune with model.init_checkpoint={path}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from posekit.demo import run_demo
 
     return run_demo(args)
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from posekit.export.convert import convert_cli
+
+    return convert_cli(args)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from posekit.export.onnx import export_cli
+
+    return export_cli(args)
+
+
+def _cmd_infer(args: argparse.Namespace) -> int:
+    from posekit.infer import infer_cli
+
+    return infer_cli(args)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from posekit.benchmarking import bench_cli
+
+    return bench_cli(args)
+def _cmd_configs(args: argparse.Namespace) -> int:
+    from posekit.config import configs_root, list_configs
+
+    shipped = list_configs()
+    if not shipped:
+        raise FileNotFoundError("no shipped configs found (posekit/configs is missing)")
+    root = configs_root()
+    for name, path in shipped.items():
+        print(f"{path.parent.name:16s} {name}" + (f"  ({path})" if args.paths else ""))
+    if args.paths:
+        print(f"# {len(shipped)} configs under {root}")
+    return 0
+
+
+def _cmd_check_data(args: argparse.Namespace) -> int:
+    from posekit.engine.train import check_data_cli
+
+    return check_data_cli(args)
+
+
+def _add_reliability_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """``configs`` and ``check-data`` (issue 12)."""
+    p = add("configs", _cmd_configs, "list the shipped configs (usable by name)")
+    p.add_argument("--paths", action="store_true", help="also print each file's path")
+    p = add("check-data", _cmd_check_data,
+            "check a config's train and val data as training does before its first step")
+    p.add_argument("config", help="YAML file or shipped config name")
+    p.add_argument("overrides", nargs="*", help="overrides: data.root=DIR")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crowd", choices=["sparse", "normal", "dense"], default="normal")
     p.add_argument("--split", default="val")
     p.add_argument("--workers", type=int, default=1, help="processes to render with")
+    p.add_argument("--style", default="classic",
+                   help="rendering style(s): a name, a comma-separated list or a family "
+                        "(classic, random, mixed, train; see posekit.data.synthpose.styles)")
+    p.add_argument("--skeleton", choices=["coco17", "coco", "mpii16", "mpii"], default="coco17",
+                   help="keypoint set written to the json (MPII-16 from the same figure)")
 
     p = add("show", _cmd_show, "draw a contact sheet of a COCO-format dataset")
     p.add_argument("dataset", help="dataset directory (images/<split>, annotations/)")
@@ -116,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", default=None, help="image folder when --data is a json")
     p.add_argument("--pred-out", default=None, help="write the model's COCO results here")
     p.add_argument("--detections", default=None, help="COCO detection results (default: GT boxes)")
+    p.add_argument("--detector", default=None,
+                   help="one-stage (RTMO) checkpoint whose boxes replace the GT boxes")
     p.add_argument("--device", default="cpu")
     p.add_argument("--flip-test", action="store_true")
 
@@ -124,12 +195,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print {params, flops, input_size} as json")
 
     p = add("train", _cmd_train, "train a model from a YAML config")
-    p.add_argument("config")
+    p.add_argument("config", help="YAML file or shipped config name (posekit configs)")
     p.add_argument("--out", default=None, help="run directory (default: runs/<config name>)")
     p.add_argument("--resume", default=None, help="checkpoint to continue from")
+    p.add_argument("--exist-ok", action="store_true",
+                   help="start a new run in an existing, non-empty --out folder")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
     p.add_argument("overrides", nargs="*", help="overrides: optim.lr=1e-3")
+
+    p = add("pretrain", _cmd_pretrain, "MAE pre-training of a ViTPose backbone on person crops")
+    p.add_argument("config", help="YAML file or shipped config name (its model and train data)")
+    p.add_argument("--out", required=True, help="folder for mae.pt")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--mask-ratio", type=float, default=0.75)
+    p.add_argument("--lr", type=float, default=6e-4)
+    p.add_argument("--minutes", type=float, default=0.0, help="time budget (0 = none)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("overrides", nargs="*", help="overrides: data.root=DIR")
 
     p = add("demo", _cmd_demo, "generate SynthPose, train a small model, evaluate and draw")
     p.add_argument("--out", default="runs/demo")
@@ -137,6 +220,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
     p.add_argument("--train-images", type=int, default=2000)
     p.add_argument("--val-images", type=int, default=200)
+
+    p = add("infer", _cmd_infer, "poses in images, folders, globs, videos or a camera")
+    p.add_argument("source", help="image, folder (recursive), glob, video file or camera index")
+    p.add_argument("--checkpoint", required=True, help="posekit checkpoint (.pt) or .onnx")
+    p.add_argument("--detector", default=None,
+                   help="top-down person boxes: full-image | DETECTIONS.json | one-stage CKPT")
+    p.add_argument("--out", default="runs/infer", help="output directory")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--no-draw", action="store_true", help="write only the results json")
+    p.add_argument("--max-frames", type=int, default=0, help="stop a video/camera after N frames")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch / onnxruntime threads (0 = default; 1 is best on a busy CPU)")
+
+    p = add("export", _cmd_export, "export a checkpoint to ONNX (runs on onnxruntime)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True, help="model.onnx")
+    p.add_argument("--opset", type=int, default=18)
+    p.add_argument("--batch", default="dynamic", help="dynamic | N (a fixed batch size)")
+
+    p = add("convert", _cmd_convert, "convert a reference (MMPose) checkpoint to posekit")
+    p.add_argument("src", help="the reference checkpoint (.pth)")
+    p.add_argument("--config", required=True, help="posekit config of the same model")
+    p.add_argument("--out", required=True, help="posekit checkpoint to write (.pt)")
+
+    p = add("bench", _cmd_bench, "latency vs number of people on SynthPose, eager and ORT")
+    p.add_argument("models", nargs="*", help="checkpoints or configs (default: SimpleBaseline "
+                   "tiny and Res-50 configs)")
+    p.add_argument("--people", default="1,2,4,8,16,32", help="comma-separated people counts")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per image")
+    p.add_argument("--size", type=int, default=512, help="image side in pixels")
+    p.add_argument("--runtimes", default="torch,onnxruntime")
+    p.add_argument("--threads", type=int, default=0, help="torch/ORT threads (0 = default)")
+    p.add_argument("--out", default="runs/bench", help="writes bench.md and bench.png here")
+    p.add_argument("--seed", type=int, default=0)
+    _add_reliability_commands(add)
     return parser
 
 
@@ -144,10 +262,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
-    if unknown and args.command != "train":
+    if unknown and args.command not in ("train", "check-data"):
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    if args.command == "train":
+    if args.command in ("train", "check-data"):
         args.overrides = list(args.overrides) + unknown
+    from posekit.errors import install_warning_format, one_line_error
+
+    install_warning_format()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -156,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI boundary turns every error into one line
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line_error(exc)}", file=sys.stderr)
         return 2
 
 

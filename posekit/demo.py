@@ -20,7 +20,7 @@ from pathlib import Path
 
 from posekit.config import apply_overrides, load_config
 from posekit.data.coco import CocoPoseDataset
-from posekit.data.synthetic import generate_dataset
+from posekit.data.synthpose import generate_dataset
 from posekit.engine.evaluate import evaluate_checkpoint
 from posekit.engine.train import main as train_main
 from posekit.evaluation import evaluate_coco
@@ -29,9 +29,7 @@ from posekit.viz import show_dataset
 
 __all__ = ["run_demo", "DEMO_CONFIG"]
 
-DEMO_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "simplebaseline" / (
-    "simplebaseline_tiny_synthpose_128x96.yaml"
-)
+DEMO_CONFIG = "simplebaseline_tiny_synthpose_128x96"  # a shipped config, found by name
 IMAGE_SIZE = 256
 
 
@@ -71,11 +69,12 @@ def run_demo(args: argparse.Namespace) -> int:
     base_ap = evaluate_coco(val.gt_dict, baseline.predict(val), skeleton=val.skeleton).stats["AP"]
     print(f"[3] mean-pose baseline (GT boxes): val AP = {base_ap:.3f}")
 
-    print(f"[4] training {cfg.model.name} ({DEMO_CONFIG.name}) for {cfg.schedule.epochs} epochs"
+    print(f"[4] training {cfg.model.name} ({DEMO_CONFIG}) for {cfg.schedule.epochs} epochs"
           + (f", at most {cfg.train.max_minutes} min" if cfg.train.max_minutes else ""))
     start = time.perf_counter()
     cfg = dataclasses.replace(cfg, name="demo")
-    result = train_main(cfg, out, progress=False)
+    # The demo folder holds data/ and is meant to be rerun: each run starts training over.
+    result = train_main(cfg, out, progress=False, exist_ok=True)
     print(f"    trained {result.epoch + 1} epochs in {(time.perf_counter() - start) / 60:.1f} min"
           f" ({result.stats.get('images_per_s', 0):.0f} train images/s)")
 
@@ -88,4 +87,6 @@ def run_demo(args: argparse.Namespace) -> int:
     print(report.format())
     print(f"val AP (GT boxes, flip test): {report.stats['AP']:.3f} — mean-pose baseline "
           f"{base_ap:.3f}")
+    print(f"next: posekit infer {data / 'images' / 'val'} --checkpoint {out / 'best.pt'} "
+          f"--detector full-image --out {out / 'infer'}")
     return 0

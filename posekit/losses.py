@@ -10,9 +10,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["KeypointMSELoss", "MultiStageLoss", "OHKMLoss"]
+__all__ = [
+    "KeypointMSELoss",
+    "MultiStageLoss",
+    "OHKMLoss",
+    "box_iou_pairs",
+    "iou_loss",
+    "keypoint_oks",
+    "mle_coordinate_loss",
+    "oks_loss",
+    "varifocal_loss",
+    "visibility_bce_loss",
+]
 
 
 def _pixel_weights(
@@ -181,3 +193,84 @@ class MultiStageLoss(nn.Module):
         for lam, out in zip(weights, stages, strict=True):
             total = total + lam * self.stage_loss(out, *args, **kwargs)
         return total
+
+
+# ---------------------------------------------------------------------------- one-stage (RTMO)
+# Functional losses on matched (positive) instances; the one-stage task sums them with the
+# weights of REFERENCE.md (MLE 1e-2, classification 1, IoU 5, OKS 30, visibility 1, L1 aux).
+
+
+def mle_coordinate_loss(
+    prob_x: Tensor, prob_y: Tensor, bins_x: Tensor, bins_y: Tensor, sigmas: Tensor,
+    target_xy: Tensor, target_weight: Tensor, areas: Tensor,
+) -> Tensor:
+    """RTMO's maximum-likelihood coordinate-classification loss, averaged over instances × K.
+
+    Per keypoint and axis the target is a Laplace density at the GT μ with predicted σ and the
+    instance size s = √area: t(x_i) = (1/σ)·exp(−|x_i − μ| / (2σ s)); the loss is
+    −log(Σ_i p̂(x_i) t(x_i) · Σ_j p̂(y_j) t(y_j) + 1e-4) (talk § 基于最大似然估计的坐标分类),
+    with area ≥ 1 and σ ≥ 1e-3 (REFERENCE.md), weighted by ``target_weight`` (visibility).
+
+    Args:
+        prob_x, prob_y: (M, K, Bx), (M, K, By) bin probabilities p̂.
+        bins_x, bins_y: (M, Bx), (M, By) bin positions in input pixels.
+        sigmas: (M, K) predicted σ.
+        target_xy: (M, K, 2) GT keypoints μ in input pixels.
+        target_weight: (M, K) keypoint weights (1 labelled, 0 not).
+        areas: (M,) instance areas in input pixels².
+    """
+    s = areas.clamp(min=1.0).sqrt()[:, None, None]  # (M, 1, 1)
+    sig = sigmas.clamp(min=1e-3).unsqueeze(-1)  # (M, K, 1)
+    tx = torch.exp(-(bins_x[:, None, :] - target_xy[..., 0:1]).abs() / (2 * sig * s)) / sig
+    ty = torch.exp(-(bins_y[:, None, :] - target_xy[..., 1:2]).abs() / (2 * sig * s)) / sig
+    likelihood = (prob_x * tx).sum(-1) * (prob_y * ty).sum(-1)  # (M, K)
+    loss = -torch.log(likelihood + 1e-4) * target_weight
+    return loss.sum() / max(loss.numel(), 1)
+
+
+def varifocal_loss(logits: Tensor, targets: Tensor, alpha: float = 0.75,
+                   gamma: float = 2.0) -> Tensor:
+    """Varifocal loss (Zhang et al., VarifocalNet), summed: BCE(logit, q) weighted by q for
+    positives (q > 0, the OKS-aware target) and by α·|σ(logit) − q|^γ for negatives."""
+    p = logits.sigmoid()
+    weight = torch.where(targets > 0, targets, alpha * (p - targets).abs().pow(gamma)).detach()
+    bce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    return (bce * weight).sum()
+
+
+def box_iou_pairs(a: Tensor, b: Tensor, eps: float = 1e-9) -> Tensor:
+    """IoU of paired xyxy boxes (..., 4) and (..., 4) → (...)."""
+    lt = torch.maximum(a[..., :2], b[..., :2])
+    rb = torch.minimum(a[..., 2:], b[..., 2:])
+    inter = (rb - lt).clamp(min=0).prod(-1)
+    area_a = (a[..., 2:] - a[..., :2]).clamp(min=0).prod(-1)
+    area_b = (b[..., 2:] - b[..., :2]).clamp(min=0).prod(-1)
+    return inter / (area_a + area_b - inter + eps)
+
+
+def iou_loss(pred: Tensor, target: Tensor) -> Tensor:
+    """Σ (1 − IoU²) over paired xyxy boxes (MMPose's ``IoULoss(mode='square')`` for RTMO)."""
+    return (1 - box_iou_pairs(pred, target).pow(2)).sum()
+
+
+def keypoint_oks(pred: Tensor, target: Tensor, weight: Tensor, areas: Tensor,
+                 sigmas: Tensor, eps: float = 1e-8) -> Tensor:
+    """Paired OKS (differentiable): pred, target (M, K, 2), weight (M, K), areas (M,), sigmas (K,)
+    → (M,) = Σ_k w_k exp(−d²/(2·area·(2σ_k)²)) / Σ_k w_k (0 where no keypoint is weighted)."""
+    d2 = (pred - target).pow(2).sum(-1)  # (M, K)
+    k2 = (2 * sigmas).pow(2)  # (K,)
+    e = torch.exp(-d2 / (2 * areas.clamp(min=1.0)[:, None] * k2[None, :]))
+    return (e * weight).sum(-1) / (weight.sum(-1) + eps)
+
+
+def oks_loss(pred: Tensor, target: Tensor, weight: Tensor, areas: Tensor,
+             sigmas: Tensor) -> Tensor:
+    """Σ over instances of (1 − OKS) (RTMO's OKS loss, summed; the task divides by #positives)."""
+    return (1 - keypoint_oks(pred, target, weight, areas, sigmas)).sum()
+
+
+def visibility_bce_loss(logits: Tensor, visible: Tensor) -> Tensor:
+    """Mean BCE between visibility logits (M, K) and 0/1 targets (M, K)."""
+    if logits.numel() == 0:
+        return logits.sum()
+    return F.binary_cross_entropy_with_logits(logits, visible.float())

@@ -125,6 +125,11 @@ class PoseInstances:
     def num_keypoints(self) -> int:
         return self.keypoints.num_keypoints
 
+    @property
+    def xy(self) -> Tensor:
+        """(N, K, 2) keypoint positions in image pixels (``keypoints.xy``)."""
+        return self.keypoints.xy
+
     def to(self, *args: Any, **kwargs: Any) -> PoseInstances:
         return PoseInstances(
             self.boxes.to(*args, **kwargs), self.keypoints.to(*args, **kwargs),

@@ -11,6 +11,7 @@ the uninterrupted run's loss curve.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import math
@@ -27,7 +28,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from posekit.config import ExperimentConfig, config_to_dict, load_config, save_config
-from posekit.engine.checkpoint import load_checkpoint, save_checkpoint
+from posekit.engine.checkpoint import (
+    checkpoint_keypoints,
+    clean_temp_files,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+)
 from posekit.engine.distributed import (
     barrier,
     broadcast_object,
@@ -43,19 +50,29 @@ from posekit.engine.ema import ModelEMA
 from posekit.engine.tasks import build_task
 
 __all__ = [
-    "build_optimizer", "build_scheduler", "train_one_epoch", "main", "train_cli", "TrainResult"
+    "build_optimizer", "build_scheduler", "train_one_epoch", "main", "train_cli", "TrainResult",
+    "check_run_dir", "check_data", "check_data_cli", "CsvLog",
 ]
 
 
 def build_optimizer(model: nn.Module, cfg: ExperimentConfig) -> torch.optim.Optimizer:
-    """Adam / AdamW / SGD; no weight decay on biases and normalisation parameters."""
+    """Adam / AdamW / SGD; no weight decay on biases and normalisation parameters.
+
+    A model with ``param_groups(lr, weight_decay, layer_decay)`` (ViTPose) builds its own groups
+    (layer-wise LR decay, no decay on position embeddings too).
+    """
     o = cfg.optim
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim <= 1 else decay).append(p)
-    groups = [{"params": decay, "weight_decay": o.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
+    if hasattr(model, "param_groups"):
+        groups = model.param_groups(o.lr, o.weight_decay, o.layer_decay)
+        for g in groups:
+            g.pop("names", None)
+    else:
+        decay, no_decay = [], []
+        for p in model.parameters():
+            if p.requires_grad:
+                (no_decay if p.ndim <= 1 else decay).append(p)
+        groups = [{"params": decay, "weight_decay": o.weight_decay},
+                  {"params": no_decay, "weight_decay": 0.0}]
     if o.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=o.lr, betas=tuple(o.betas))
     if o.optimizer == "adam":
@@ -177,39 +194,68 @@ def train_one_epoch(
     return out
 
 
+@contextlib.contextmanager
+def _writing(path: Path):
+    """Name ``path`` in an OSError raised while writing it (``write`` errors carry no file name,
+    so a full disk would otherwise read "disk full while writing" with nothing after it)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+        raise
+
+
 class CsvLog:
     """Append-only CSV of training events (rank 0); columns grow as new keys appear.
 
     A row with known columns is appended; a new column rewrites the file once (atomically) with
-    the wider header.
+    the wider header. ``fresh`` starts a new file (a new run), else rows already there are kept
+    (a resumed run; :meth:`filter` cuts them back to the checkpoint).
     """
 
-    def __init__(self, path: Path, enabled: bool) -> None:
-        self.path, self.enabled = path, enabled
+    def __init__(self, path: Path, enabled: bool, fresh: bool = False) -> None:
+        self.path, self.enabled, self.fresh = path, enabled, fresh
         self.rows: list[dict[str, Any]] = []
         self.keys: list[str] = []
-        if enabled and path.exists():
-            with path.open() as f:
+        if enabled and not fresh and path.exists():
+            with path.open(newline="") as f:
                 reader = csv.DictReader(f)
                 self.rows = list(reader)
                 self.keys = list(reader.fieldnames or [])
+
+    def _rewrite(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        with _writing(self.path), tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self.keys, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(self.rows)
+        tmp.replace(self.path)
+        self.fresh = False
+
+    def filter(self, keep: Any) -> int:
+        """Keep only the rows for which ``keep(row)`` is true (rewrites the file); returns the
+        number of rows dropped."""
+        if not self.enabled:
+            return 0
+        before = len(self.rows)
+        self.rows = [r for r in self.rows if keep(r)]
+        dropped = before - len(self.rows)
+        if dropped:
+            self._rewrite()
+        return dropped
 
     def __call__(self, row: dict[str, Any]) -> None:
         if not self.enabled:
             return
         self.rows.append(row)
         new = [k for k in row if k not in self.keys]
-        if not new and self.path.exists():
-            with self.path.open("a", newline="") as f:
+        if not new and not self.fresh and self.path.exists():
+            with _writing(self.path), self.path.open("a", newline="") as f:
                 csv.DictWriter(f, fieldnames=self.keys).writerow(row)
             return
         self.keys.extend(new)
-        tmp = self.path.with_suffix(".tmp")
-        with tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.keys)
-            writer.writeheader()
-            writer.writerows(self.rows)
-        tmp.replace(self.path)
+        self._rewrite()
 
 
 def _resolve_device(requested: str) -> str:
@@ -230,28 +276,101 @@ class TrainResult:
     stats: dict[str, float]  # the last epoch's training statistics
 
 
+RUN_FILES = ("config.yaml", "metrics.csv", "last.pt", "best.pt")
+
+
+def check_run_dir(out_dir: Path, *, resume: bool, exist_ok: bool) -> None:
+    """The run-folder rule: a folder that already holds files is refused unless the run
+    continues it (``resume``) or the user asked to start over in it (``exist_ok``)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"run folder {out_dir} exists and is not a directory")
+    if resume or exist_ok or not out_dir.is_dir():
+        return
+    present = sorted(p.name for p in out_dir.iterdir())
+    if present:
+        shown = ", ".join(present[:4]) + (", …" if len(present) > 4 else "")
+        raise FileExistsError(
+            f"run folder {out_dir} is not empty ({shown}); continue it with --resume "
+            f"{out_dir / 'last.pt'}, start over in it with --exist-ok, or pick another --out"
+        )
+
+
+def check_data(cfg: ExperimentConfig, task: Any = None, *, workers: int = 4) -> dict[str, Any]:
+    """Load and check both splits before training: json, image files present and, unless
+    ``data.check_images`` is ``exists``, that every image decodes. Returns the datasets."""
+    mode = cfg.data.check_images
+    if mode not in ("decode", "exists"):
+        raise ValueError(f"data.check_images must be decode or exists, got {mode!r}")
+    from posekit.engine.tasks import load_split
+
+    splits = {"train": load_split(cfg, "train")}
+    val = getattr(task, "val_coco", None)
+    splits["val"] = val() if callable(val) else load_split(cfg, "val")
+    if mode == "decode":
+        for coco in splits.values():
+            coco.check_decodable(workers=workers)
+    return splits
+
+
+def _truncate_log(log: CsvLog, epoch: int, validated: bool) -> int:
+    """Drop the rows a crash after checkpoint ``epoch`` left behind; returns how many.
+
+    Kept: every row of earlier epochs, the iteration rows of ``epoch`` itself and its epoch row
+    only when the checkpoint says its validation was completed (else it is logged again).
+    """
+    def keep(row: dict[str, Any]) -> bool:
+        try:
+            e = int(row.get("epoch", ""))
+        except ValueError:
+            return False
+        if e != epoch:
+            return e < epoch
+        return row.get("kind") != "epoch" or validated
+
+    return log.filter(keep)
+
+
 def main(
     cfg: ExperimentConfig, out_dir: str | Path, *, resume: str | Path | None = None,
-    progress: bool = True, stop_epoch: int | None = None,
+    progress: bool = True, stop_epoch: int | None = None, exist_ok: bool = False,
 ) -> TrainResult:
     """Train ``cfg`` into ``out_dir`` (last.pt, best.pt, config.yaml, metrics.csv).
 
     ``stop_epoch`` ends this invocation after that epoch (as a preemption would) while the LR
     schedule still spans ``schedule.epochs``; ``resume`` continues from a checkpoint.
+
+    Run folders: an existing non-empty ``out_dir`` is refused unless ``resume`` is given (the
+    run continues: metrics.csv is cut back to the checkpoint, stale temp files are removed) or
+    ``exist_ok`` (a new run starts over in it: its config.yaml, metrics.csv, last.pt and
+    best.pt are replaced). Nothing is written to ``out_dir`` before the config, both data splits
+    and the resume checkpoint have been checked.
+
+    Save order of an epoch (so a kill at any point leaves a consistent folder): on validation
+    epochs last.pt is written first (marked ``val_pending``: the epoch's training is never lost
+    to a failing validation), then validation, best.pt when it improved, the epoch row of
+    metrics.csv, and last.pt again; a resume from a ``val_pending`` checkpoint redoes that
+    validation before training on.
     """
     device = init_distributed(_resolve_device(cfg.train.device))
     out_dir = Path(out_dir)
     main_proc = is_main_process()
-    if main_proc:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, out_dir / "config.yaml")
+    check_run_dir(out_dir, resume=resume is not None, exist_ok=exist_ok)
     torch.manual_seed(cfg.train.seed)
 
+    # --- checks: config (task, model), data (both splits), checkpoint; nothing written yet.
     task = build_task(cfg)
     model = task.build_model().to(device)
+    if main_proc:
+        check_data(cfg, task)
     train_set = task.train_dataset()
     if len(train_set) == 0:
         raise ValueError("the training split has no usable people")
+    state = None
+    if resume is not None:
+        state = load_checkpoint(resume, map_location=device)
+        load_weights(model, state["model"], source=resume, model_name=cfg.model.name,
+                     num_keypoints=task.skeleton.num_keypoints,
+                     source_keypoints=checkpoint_keypoints(state))
     distributed = is_distributed()
     sampler: Sampler[int] = (
         DistributedSampler(train_set, shuffle=True, seed=cfg.train.seed, drop_last=True)
@@ -260,8 +379,8 @@ def main(
     batch_size = min(cfg.data.batch_size, max(1, len(train_set) // get_world_size()))
     loader = DataLoader(
         train_set, batch_size=batch_size, sampler=sampler, num_workers=cfg.data.workers,
-        drop_last=True, pin_memory=device.type == "cuda",
-        persistent_workers=False,
+        drop_last=True, pin_memory=device.type == "cuda", persistent_workers=False,
+        collate_fn=getattr(task, "collate_fn", None),
     )
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg, len(loader))
@@ -271,52 +390,76 @@ def main(
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
     ema = ModelEMA(model, cfg.optim.ema_decay) if cfg.optim.ema else None
 
-    start_epoch, best_ap = 0, -1.0
-    if resume is not None:
-        state = load_checkpoint(resume, map_location=device)
-        model.load_state_dict(state["model"])
+    start_epoch, best_ap, best_epoch, pending = 0, -1.0, -1, None
+    if state is not None:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         if scaler is not None and state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
         if ema is not None and state.get("ema"):
             ema.load_state_dict(state["ema"])
-        torch.set_rng_state(state["rng"]["torch"])
+        torch.set_rng_state(state["rng"]["torch"].cpu())
         start_epoch, best_ap = int(state["epoch"]) + 1, float(state.get("best_ap", -1.0))
+        best_epoch = int(state.get("best_epoch", -1))
+        if state.get("val_pending"):
+            pending = dict(state.get("epoch_stats") or {})
+    barrier()  # every rank has checked before rank 0 writes
+
+    # --- the run folder.
+    log = CsvLog(out_dir / "metrics.csv", main_proc, fresh=resume is None)
+    if main_proc:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        clean_temp_files(out_dir)
+        (out_dir / "metrics.tmp").unlink(missing_ok=True)
+        if resume is None:  # a new run (in an empty folder, or with exist_ok)
+            for name in ("last.pt", "best.pt", "metrics.csv"):
+                (out_dir / name).unlink(missing_ok=True)
+        else:
+            _truncate_log(log, start_epoch - 1, validated=pending is None)
+        with _writing(out_dir / "config.yaml"):
+            save_config(cfg, out_dir / "config.yaml")
     if distributed:
         model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
                                         else None)
 
-    log = CsvLog(out_dir / "metrics.csv", main_proc)
     tb = _tensorboard(out_dir, cfg.train.tensorboard and main_proc)
     if main_proc:
         print(f"posekit train: {cfg.name or 'experiment'} → {out_dir} on {device}"
               f" ({get_world_size()} process{'es' if get_world_size() > 1 else ''}),"
               f" {len(train_set)} training samples, {len(loader)} iterations/epoch")
     started = time.perf_counter()
-    stats: dict[str, float] = {}
-    epoch = start_epoch - 1
-    for epoch in range(start_epoch, cfg.schedule.epochs):
-        sampler.set_epoch(epoch)
-        train_set.set_epoch(epoch)
-        stats = train_one_epoch(
-            model, task, loader, optimizer, scheduler, device, epoch, scaler=scaler,
-            amp_dtype=amp_dtype, grad_clip=cfg.optim.grad_clip, ema=ema,
-            log_interval=cfg.train.log_interval, progress=progress,
-            on_log=lambda row: log({"kind": "iter", **row}),
-        )
+
+    def snapshot(epoch: int, stats: dict[str, float], val_pending: bool) -> dict[str, Any]:
+        return {
+            "model": unwrap(model).state_dict(),
+            "ema": ema.state_dict() if ema is not None else None,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "epoch": epoch,
+            "best_ap": best_ap,
+            "best_epoch": best_epoch,
+            "val_pending": val_pending,
+            "epoch_stats": {k: float(v) for k, v in stats.items()},
+            "config": config_to_dict(cfg),
+            "rng": {"torch": torch.get_rng_state()},
+        }
+
+    def finish_epoch(epoch: int, stats: dict[str, float], validate: bool, save: bool) -> None:
+        """Validation, best.pt, the epoch row and last.pt, in the crash-safe order."""
+        nonlocal best_ap, best_epoch
         row: dict[str, Any] = {"kind": "epoch", "epoch": epoch, **stats}
-        last_epoch = epoch == cfg.schedule.epochs - 1
-        out_of_time = (cfg.train.max_minutes > 0
-                       and (time.perf_counter() - started) / 60 >= cfg.train.max_minutes)
-        out_of_time = bool(broadcast_object(out_of_time))
-        is_best = False
-        if (epoch + 1) % cfg.train.val_interval == 0 or last_epoch or out_of_time:
+        if validate:
+            if main_proc:  # save before validating: a failing validation loses no training
+                save_checkpoint(snapshot(epoch, stats, True), out_dir / "last.pt")
+            barrier()
             eval_model = ema.module if ema is not None else unwrap(model)
             report = task.evaluate(eval_model, device)
             row.update({f"val_{k}": v for k, v in report.stats.items()})
             if report.stats["AP"] > best_ap:
-                best_ap, is_best = report.stats["AP"], True
+                best_ap, best_epoch = report.stats["AP"], epoch
+                if main_proc:
+                    save_checkpoint(snapshot(epoch, stats, False), out_dir / "best.pt")
         log(row)
         if tb is not None:
             for k, v in row.items():
@@ -327,22 +470,31 @@ def main(
             msg = " ".join(f"{k}={v:.4g}" for k, v in row.items()
                            if isinstance(v, float) and k in shown)
             print(f"epoch {epoch}: {msg}", flush=True)
-            state = {
-                "model": unwrap(model).state_dict(),
-                "ema": ema.state_dict() if ema is not None else None,
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict() if scaler is not None else None,
-                "epoch": epoch,
-                "best_ap": best_ap,
-                "config": config_to_dict(cfg),
-                "rng": {"torch": torch.get_rng_state()},
-            }
-            if (epoch + 1) % cfg.train.checkpoint_interval == 0 or last_epoch or out_of_time:
-                save_checkpoint(state, out_dir / "last.pt")
-            if is_best:
-                save_checkpoint(state, out_dir / "best.pt")
+            if save or validate:
+                save_checkpoint(snapshot(epoch, stats, False), out_dir / "last.pt")
         barrier()
+
+    stats: dict[str, float] = {}
+    epoch = start_epoch - 1
+    if pending is not None:  # the checkpoint was written before its validation: redo it
+        stats = pending
+        finish_epoch(epoch, stats, validate=True, save=True)
+    for epoch in range(start_epoch, cfg.schedule.epochs):
+        sampler.set_epoch(epoch)
+        train_set.set_epoch(epoch)
+        stats = train_one_epoch(
+            model, task, loader, optimizer, scheduler, device, epoch, scaler=scaler,
+            amp_dtype=amp_dtype, grad_clip=cfg.optim.grad_clip, ema=ema,
+            log_interval=cfg.train.log_interval, progress=progress,
+            on_log=lambda row: log({"kind": "iter", **row}),
+        )
+        last_epoch = epoch == cfg.schedule.epochs - 1
+        out_of_time = (cfg.train.max_minutes > 0
+                       and (time.perf_counter() - started) / 60 >= cfg.train.max_minutes)
+        out_of_time = bool(broadcast_object(out_of_time))
+        validate = (epoch + 1) % cfg.train.val_interval == 0 or last_epoch or out_of_time
+        save = (epoch + 1) % cfg.train.checkpoint_interval == 0 or last_epoch or out_of_time
+        finish_epoch(epoch, stats, validate, save)
         if stop_epoch is not None and epoch >= stop_epoch:
             break
         if out_of_time:
@@ -368,7 +520,8 @@ def _tensorboard(out_dir: Path, enabled: bool) -> Any:
 
 
 def train_cli(args: argparse.Namespace) -> int:
-    """``posekit train CONFIG [--out DIR] [--resume CKPT] [--epochs N] [--device D] [k=v ...]``."""
+    """``posekit train CONFIG [--out DIR] [--resume CKPT] [--exist-ok] [--epochs N] [--device D]
+    [k=v ...]``; CONFIG is a YAML file or the name of a shipped config."""
     cfg = load_config(args.config, args.overrides)
     if args.epochs is not None:
         cfg = dataclasses.replace(cfg, schedule=dataclasses.replace(cfg.schedule,
@@ -379,7 +532,21 @@ def train_cli(args: argparse.Namespace) -> int:
     rank0 = int(os.environ.get("RANK", "0")) == 0  # before the process group exists
     if rank0:
         print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), end="")
-    result = main(cfg, out, resume=args.resume, progress=sys.stderr.isatty())
+    result = main(cfg, out, resume=args.resume, progress=sys.stderr.isatty(),
+                  exist_ok=bool(getattr(args, "exist_ok", False)))
     if rank0:
         print(f"done: best val AP {result.best_ap:.4f}; checkpoints in {out}")
+    return 0
+
+
+def check_data_cli(args: argparse.Namespace) -> int:
+    """``posekit check-data CONFIG [k=v ...]``: what training checks before its first step."""
+    cfg = load_config(args.config, list(getattr(args, "overrides", []) or []))
+    start = time.perf_counter()
+    splits = check_data(cfg, build_task(cfg))
+    for name, coco in splits.items():
+        print(f"{name}: {len(coco)} images, {coco.num_people} people, "
+              f"skeleton {coco.skeleton.name} ({coco._source})")
+    how = "decoded" if cfg.data.check_images == "decode" else "present (not decoded)"
+    print(f"ok: every image {how}; {time.perf_counter() - start:.1f} s")
     return 0

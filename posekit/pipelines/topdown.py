@@ -8,8 +8,9 @@ mode) and de-duplicated with OKS NMS.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +35,8 @@ def flip_heatmaps(heatmaps: Tensor, flip_indices: list[int], shift: bool) -> Ten
     ``shift`` moves the result one heatmap pixel right, MMPose's compensation for the ~0.75 px
     misalignment of biased (non-UDP) coordinate mapping; with UDP the flip is exact.
     """
-    out = heatmaps.flip(-1)[:, flip_indices]  # (B, K, h, w)
+    extra = list(range(len(flip_indices), heatmaps.shape[1]))  # e.g. CPM's background map
+    out = heatmaps.flip(-1)[:, list(flip_indices) + extra]  # (B, K[+1], h, w)
     if shift:
         out = torch.cat([out[..., :1], out[..., :-1]], dim=-1)
     return out
@@ -80,8 +82,13 @@ def assemble_people(
 class TopDown:
     """Multi-person pose from a detector and a single-person heatmap model.
 
+    After each :meth:`__call__`, ``timing`` holds that call's seconds per phase: ``detector``,
+    ``preprocess`` (cropping, normalising), ``network`` (forward passes, flip test included) and
+    ``decode`` (heatmaps → image pixels, rescoring, NMS).
+
     Args:
-        model: maps (B, 3, H, W) crops to (B, K, h, w) heatmaps (or a list of stages: last is used).
+        model: maps (B, 3, H, W) crops to (B, K, h, w) heatmaps (or a list of stages: last is
+            used). Any callable of a tensor works (an ``nn.Module``, an onnxruntime runner).
         codec: decodes heatmaps to crop pixels; its input size is the crop size.
         skeleton: keypoint set (flip pairs for flip test, sigmas for OKS NMS).
         detector: person boxes for :meth:`__call__` on raw images.
@@ -94,7 +101,7 @@ class TopDown:
 
     def __init__(
         self,
-        model: nn.Module,
+        model: nn.Module | Callable[[Tensor], Tensor],
         codec: HeatmapCodec,
         skeleton: Skeleton,
         *,
@@ -106,7 +113,7 @@ class TopDown:
         batch_size: int = 32,
         device: str | torch.device = "cpu",
     ) -> None:
-        self.model = model.eval()
+        self.model = model.eval() if isinstance(model, nn.Module) else model
         self.codec = codec
         self.skeleton = skeleton
         self.detector = detector
@@ -119,6 +126,7 @@ class TopDown:
         self.input_size = tuple(codec.input_size)
         self.augment = TopDownAugment(udp=codec.udp)
         self.upper_ids, self.lower_ids = upper_lower_ids(skeleton)
+        self.timing: dict[str, float] = {}
 
     @torch.inference_mode()
     def heatmaps(self, images: Tensor) -> Tensor:
@@ -133,7 +141,11 @@ class TopDown:
 
     def predict_batch(self, batch: dict[str, Tensor]) -> list[CropPrediction]:
         """Predict a batch from :class:`TopDownDataset` and map it back to image pixels."""
-        xy, scores = self.codec.decode(self.heatmaps(batch["image"]))  # (B, K, 2), (B, K)
+        return self.decode_batch(self.heatmaps(batch["image"]), batch)
+
+    def decode_batch(self, heatmaps: Tensor, batch: dict[str, Tensor]) -> list[CropPrediction]:
+        """(B, K, h, w) heatmaps of a batch's crops → crop predictions in image pixels."""
+        xy, scores = self.codec.decode(heatmaps)  # (B, K, 2), (B, K)
         xy, scores = xy.numpy(), scores.numpy()
         preds = []
         for i in range(xy.shape[0]):
@@ -176,12 +188,17 @@ class TopDown:
         boxes: list[PersonBox] | None = None,
     ) -> PoseInstances:
         """People in one BGR image, from ``boxes`` or else the pipeline's detector."""
+        timing = dict.fromkeys(("detector", "preprocess", "network", "decode"), 0.0)
+        self.timing = timing
+        start = time.perf_counter()
         if boxes is None:
             if self.detector is None:
                 raise ValueError("TopDown needs person boxes: pass boxes= or give it a detector")
             boxes = self.detector(image, image_id)
+        timing["detector"] = time.perf_counter() - start
         if not boxes:
             return PoseInstances.empty(self.skeleton.num_keypoints)
+        start = time.perf_counter()
         k = self.skeleton.num_keypoints
         crops, metas = [], []
         for box in boxes:
@@ -193,9 +210,11 @@ class TopDown:
             )
             crops.append(image_to_tensor(sample.image))
             metas.append(sample)
+        timing["preprocess"] = time.perf_counter() - start
         preds = []
-        for start in range(0, len(crops), self.batch_size):
-            chunk = slice(start, start + self.batch_size)
+        for begin in range(0, len(crops), self.batch_size):
+            start = time.perf_counter()
+            chunk = slice(begin, begin + self.batch_size)
             batch = {
                 "image": torch.stack(crops[chunk]),
                 "center": torch.tensor(np.stack([m.center for m in metas[chunk]])),
@@ -205,5 +224,14 @@ class TopDown:
                 "bbox": torch.tensor([b.bbox for b in boxes[chunk]]),
                 "box_score": torch.tensor([b.score for b in boxes[chunk]]),
             }
-            preds.extend(self.predict_batch(batch))
-        return self.assemble(preds)
+            middle = time.perf_counter()
+            heatmaps = self.heatmaps(batch["image"])
+            end = time.perf_counter()
+            preds.extend(self.decode_batch(heatmaps, batch))
+            timing["preprocess"] += middle - start
+            timing["network"] += end - middle
+            timing["decode"] += time.perf_counter() - end
+        start = time.perf_counter()
+        people = self.assemble(preds)
+        timing["decode"] += time.perf_counter() - start
+        return people

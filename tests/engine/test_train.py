@@ -7,6 +7,7 @@ from torch.utils.data import DataLoader, Subset
 
 from posekit.config import apply_overrides
 from posekit.engine import train as engine
+from posekit.engine.checkpoint import load_checkpoint
 from posekit.engine.tasks import build_task
 
 NO_AUGMENT = [
@@ -43,17 +44,22 @@ def test_cosine_schedule_reaches_floor(tiny_cfg):
 
 @pytest.mark.slow
 def test_tiny_overfit_loss_falls_tenfold(tiny_cfg):
-    """8 fixed crops, no augmentation: the heatmap loss must fall by more than 10x."""
-    cfg = apply_overrides(tiny_cfg, NO_AUGMENT + ["optim.lr=3e-3", "optim.weight_decay=0"])
+    """4 fixed crops at 96x64, no augmentation: the heatmap loss must fall by more than 10x.
+
+    (Was 8 crops at 128x96 for 300 steps; this measures the same thing at ~1/8 of the cost:
+    150 steps already reach a ~300x fall.)"""
+    cfg = apply_overrides(tiny_cfg, NO_AUGMENT + [
+        "optim.lr=3e-3", "optim.weight_decay=0", "codec.input_size=[64, 96]",
+        "codec.heatmap_size=[16, 24]", "codec.sigma=1.5"])
     torch.manual_seed(0)
     task = build_task(cfg)
     model = task.build_model()
-    data = Subset(task.train_dataset(), range(8))
-    batch = next(iter(DataLoader(data, batch_size=8)))
+    data = Subset(task.train_dataset(), range(4))
+    batch = next(iter(DataLoader(data, batch_size=4)))
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
     model.train()
-    for _ in range(300):
+    for _ in range(150):
         loss = task.loss(model, batch, torch.device("cpu"))["loss"]
         opt.zero_grad()
         loss.backward()
@@ -84,6 +90,13 @@ def test_resume_reproduces_uninterrupted_run(tiny_cfg, tmp_path):
         torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7)
     assert resumed.best_ap == pytest.approx(straight.best_ap)
     assert (tmp_path / "b" / "best.pt").exists() and (tmp_path / "b" / "config.yaml").exists()
+    # The EMA (what validation scores) is restored too: the AP here is 0 either way, so compare
+    # the averaged tensors themselves.
+    ema_a = load_checkpoint(tmp_path / "a" / "last.pt")["ema"]
+    ema_b = load_checkpoint(tmp_path / "b" / "last.pt")["ema"]
+    assert ema_a["updates"] == ema_b["updates"] > 0
+    for k, v in ema_a["module"].items():
+        torch.testing.assert_close(ema_b["module"][k], v, rtol=1e-5, atol=1e-7, msg=k)
 
 
 def test_non_finite_loss_stops_with_message(tiny_cfg, tmp_path, monkeypatch):

@@ -10,7 +10,7 @@ import numpy as np
 
 from posekit.codecs.paf import PafCodec
 from posekit.data.coco import CocoPoseDataset
-from posekit.data.synthetic import generate_dataset
+from posekit.data.synthpose import generate_dataset
 from posekit.evaluation import evaluate_coco
 from posekit.grouping import GroupingConfig, group_people
 from posekit.skeletons import COCO17, OPENPOSE18, convert_keypoints

@@ -1,5 +1,11 @@
 """Backbones: feature extractors that declare ``out_channels`` and ``strides`` for their heads."""
 
+from posekit.models.backbones.cspdarknet import (
+    CSPDarknet,
+    cspdarknet_l,
+    cspdarknet_m,
+    cspdarknet_s,
+)
 from posekit.models.backbones.resnet import (
     BasicBlock,
     Bottleneck,
@@ -14,6 +20,10 @@ from posekit.models.backbones.resnet import (
 )
 
 __all__ = [
+    "CSPDarknet",
+    "cspdarknet_l",
+    "cspdarknet_m",
+    "cspdarknet_s",
     "BasicBlock",
     "Bottleneck",
     "ResNet",

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from posekit.data.synthetic import (
+from posekit.data.synthpose import (
     CROWD_LEVELS,
     KEYPOINT_PARTS,
     PROPORTIONS,

@@ -1,0 +1,89 @@
+"""Turn any exception into the one short ``error:`` line the command line prints.
+
+Library code raises ordinary exceptions with messages that name the file and field; this module
+only reshapes what other libraries produce: DataLoader workers wrap the real error in a
+multi-line traceback, torch's ``weights_only`` refusals add paragraphs of advice, and ``OSError``
+spells disk-full and permission problems as errno text.
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+import warnings
+
+__all__ = ["one_line_error", "format_warning", "shorten_torch_load_error", "DataWarning"]
+
+_WORKER_PREFIX = re.compile(r"^Caught \w+ in DataLoader worker process \d+\.?$")
+_EXC_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception|Warning)):\s*(.*)$")
+
+
+class DataWarning(UserWarning):
+    """A dataset problem that training survives (printed as one ``warning:`` line by the CLI)."""
+
+
+def shorten_torch_load_error(message: str) -> str:
+    """The one informative line of a ``torch.load(weights_only=True)`` failure.
+
+    torch explains its ``weights_only`` default in several paragraphs; what matters is the
+    ``WeightsUnpickler error: Unsupported global: …`` sentence (or else the first line).
+    """
+    text = re.sub(r"\x1b\[[0-9;]*m", "", message)  # torch bolds part of its advice
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("WeightsUnpickler error:"):
+            line = line[len("WeightsUnpickler error:"):].strip()
+            return line.split(". Please use")[0].rstrip(".") + " (refused by weights_only=True)"
+    first = text.strip().splitlines()[0] if text.strip() else text
+    return first.strip()
+
+
+def _os_error(exc: OSError) -> str | None:
+    name = exc.filename
+    target = f" {name}" if name else ""
+    if exc.errno == errno.ENOSPC:
+        return f"disk full while writing{target}"
+    if exc.errno == errno.EDQUOT:
+        return f"disk quota exceeded while writing{target}"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied:{target}" if name else "permission denied"
+    if exc.errno == errno.EROFS:
+        return f"read-only file system:{target}" if name else "read-only file system"
+    return None
+
+
+def one_line_error(exc: BaseException) -> str:
+    """A single line describing ``exc`` (without the ``error:`` prefix)."""
+    if isinstance(exc, OSError):
+        short = _os_error(exc)
+        if short is not None:
+            return short
+    text = str(exc)
+    if isinstance(exc, KeyError) and len(exc.args) == 1 and isinstance(exc.args[0], str):
+        text = exc.args[0]  # str(KeyError) adds quotes
+    lines = [line for line in text.splitlines() if line.strip()]
+    if lines and _WORKER_PREFIX.match(lines[0].strip()):
+        # "Caught ValueError in DataLoader worker process 0. Original Traceback …": the real
+        # message is the last "SomeError: message" line of the worker's traceback.
+        for line in reversed(lines):
+            m = _EXC_LINE.match(line.strip())
+            if m:
+                return m.group(2) or m.group(1)
+        return lines[-1].strip()
+    if "Weights only load failed" in text or "WeightsUnpickler" in text:
+        return shorten_torch_load_error(text)
+    if not lines:
+        return type(exc).__name__
+    if len(lines) == 1:
+        return lines[0].strip()
+    return lines[0].strip() + " …"
+
+
+def format_warning(message: Warning | str, category: type[Warning], *args, **kwargs) -> str:
+    """``warnings.formatwarning`` replacement: ``warning: message`` on one line."""
+    return f"warning: {message}\n"
+
+
+def install_warning_format() -> None:
+    """Print warnings as one ``warning: …`` line (the CLI calls this)."""
+    warnings.formatwarning = format_warning  # type: ignore[assignment]

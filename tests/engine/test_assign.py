@@ -1,0 +1,73 @@
+"""SimOTA-with-OKS assignment on hand-made cases."""
+
+from __future__ import annotations
+
+import torch
+
+from posekit.engine.assign import SimOTAAssigner, pairwise_iou
+
+SIGMAS = torch.full((2,), 0.1)
+
+
+def _priors(points, stride=16.0):
+    return torch.tensor([[x, y, stride] for x, y in points], dtype=torch.float32)
+
+
+def _person(x1, y1, x2, y2):
+    box = torch.tensor([[x1, y1, x2, y2]], dtype=torch.float32)
+    kpts = torch.tensor([[[x1 + 5, y1 + 5, 2], [x2 - 5, y2 - 5, 2]]], dtype=torch.float32)
+    return box, kpts, torch.tensor([(x2 - x1) * (y2 - y1)], dtype=torch.float32)
+
+
+def test_pairwise_iou():
+    a = torch.tensor([[0.0, 0, 2, 2], [10, 10, 11, 11]])
+    b = torch.tensor([[1.0, 0, 3, 2]])
+    assert torch.allclose(pairwise_iou(a, b), torch.tensor([[1 / 3], [0.0]]), atol=1e-6)
+
+
+def test_good_prediction_inside_wins_and_far_anchor_is_never_positive():
+    gb, gk, ga = _person(0, 0, 100, 100)
+    # anchor 0 inside with a perfect prediction, anchor 1 inside with a poor one,
+    # anchor 2 far outside (neither in box nor near centre) with a perfect prediction.
+    priors = _priors([(50, 50), (30, 30), (500, 500)])
+    boxes = torch.stack([gb[0], torch.tensor([0.0, 0, 20, 20]), gb[0]])
+    kpts = torch.stack([gk[0, :, :2], torch.tensor([[80.0, 80], [10, 10]]), gk[0, :, :2]])
+    scores = torch.tensor([0.9, 0.9, 0.9])
+    out = SimOTAAssigner(SIGMAS).assign(priors, scores, boxes, kpts, gb, gk, ga)
+    assert out[0] == 0
+    assert out[2] == -1  # never a candidate
+    # dynamic k = ⌊Σ top OKS⌋ = ⌊1 + small⌋ = 1: only the best anchor is positive
+    assert out[1] == -1
+
+
+def test_dynamic_k_grows_with_good_candidates():
+    gb, gk, ga = _person(0, 0, 160, 160)
+    priors = _priors([(40, 40), (80, 80), (120, 120)])
+    boxes = gb.expand(3, 4)
+    kpts = gk[0, :, :2].expand(3, 2, 2)
+    out = SimOTAAssigner(SIGMAS).assign(priors, torch.full((3,), 0.5), boxes, kpts, gb, gk, ga)
+    assert out.tolist() == [0, 0, 0]  # Σ OKS = 3 → k = 3
+
+
+def test_anchor_claimed_twice_goes_to_cheaper_person():
+    ga_box, ga_k, ga_a = _person(0, 0, 100, 100)
+    gb_box, gb_k, gb_a = _person(40, 0, 140, 100)
+    gboxes, gkpts, gareas = torch.cat([ga_box, gb_box]), torch.cat([ga_k, gb_k]), \
+        torch.cat([ga_a, gb_a])
+    # one anchor in the overlap whose prediction matches person B exactly
+    priors = _priors([(70, 50)])
+    out = SimOTAAssigner(SIGMAS).assign(priors, torch.tensor([0.8]), gb_box, gb_k[:, :, :2],
+                                        gboxes, gkpts, gareas)
+    assert out.tolist() == [1]
+    # now predicting person A: it goes to A (the cost, not the index order, decides)
+    out = SimOTAAssigner(SIGMAS).assign(priors, torch.tensor([0.8]), ga_box, ga_k[:, :, :2],
+                                        gboxes, gkpts, gareas)
+    assert out.tolist() == [0]
+
+
+def test_no_people_means_all_negative():
+    priors = _priors([(8, 8), (24, 8)])
+    out = SimOTAAssigner(SIGMAS).assign(priors, torch.rand(2), torch.rand(2, 4),
+                                        torch.rand(2, 2, 2), torch.zeros(0, 4),
+                                        torch.zeros(0, 2, 3), torch.zeros(0))
+    assert out.tolist() == [-1, -1]

@@ -1,0 +1,127 @@
+"""ONNX export: checker, metadata, raw-output and decoded-people parity with eager PyTorch."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from product_helpers import (  # noqa: F401 - one_torch_thread: pytestmark
+    one_torch_thread,
+    person_image,
+    tiny_checkpoint,
+)
+
+from posekit import PoseEstimator
+from posekit.cli import main
+from posekit.config import config_to_dict
+from posekit.engine.evaluate import load_trained
+from posekit.engine.tasks import build_task
+from posekit.export.onnx import OnnxRunner, config_from_onnx, export_onnx, read_metadata
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A tiny checkpoint (quarter-offset decoding, flip test on) and its dynamic-batch export."""
+    d = tmp_path_factory.mktemp("onnx")
+    cfg, ckpt = tiny_checkpoint(d / "tiny.pt", "codec.refine=quarter", "test.flip_test=true")
+    onnx_path = d / "tiny.onnx"
+    assert main(["export", "--checkpoint", str(ckpt), "--out", str(onnx_path)]) == 0
+    return cfg, ckpt, onnx_path
+
+
+def test_file_passes_checker_and_stores_what_inference_needs(exported):
+    cfg, _, path = exported
+    onnx.checker.check_model(str(path), full_check=True)
+    meta = read_metadata(path)
+    assert meta["paradigm"] == "topdown" and meta["model"] == "simple_baseline_tiny"
+    assert meta["skeleton"] == "coco17"
+    assert json.loads(meta["input_size"]) == [96, 128]
+    assert json.loads(meta["codec"]) == config_to_dict(cfg)["codec"]
+    assert meta["batch"] == "dynamic"
+    assert config_from_onnx(path) == cfg  # the full resolved config round-trips
+
+
+@pytest.mark.parametrize("batch", [1, 3, 7])
+def test_raw_outputs_match_eager(exported, batch):
+    cfg, ckpt, path = exported
+    _, model = load_trained(ckpt)
+    task = build_task(cfg)
+    x = torch.randn(batch, 3, 128, 96, generator=torch.Generator().manual_seed(batch))
+    with torch.no_grad():
+        eager = task.inference_model(model)(x)
+    runner = OnnxRunner(path)
+    ort = runner(x)
+    assert runner.batch is None and ort.shape == eager.shape == (batch, 17, 32, 24)
+    assert eager.abs().max() > 0.1  # non-trivial maps
+    assert (ort - eager).abs().max() <= 1e-4
+
+
+def test_decoded_people_match_eager(exported):
+    """Same pipeline code on both runtimes: several boxes (one batch), flip test on."""
+    _, ckpt, path = exported
+    boxes = np.array([[0, 0, 96, 128], [10, 20, 40, 60], [30, 5, 50, 100]], np.float64)
+    eager = PoseEstimator.from_checkpoint(ckpt, detector=lambda im: boxes)
+    ort = PoseEstimator.from_checkpoint(path, detector=lambda im: boxes)
+    assert ort.runtime == "onnxruntime" and eager.runtime == "torch"
+    for seed in range(3):
+        image = person_image(seed)
+        a, b = eager(image), ort(image)
+        assert len(a) == len(b) >= 1
+        assert (a.keypoints.xy - b.keypoints.xy).abs().max() <= 0.01
+        assert (a.keypoints.conf - b.keypoints.conf).abs().max() <= 1e-4
+        assert (a.scores - b.scores).abs().max() <= 1e-4
+    assert set(ort.timing) == {"detector", "preprocess", "network", "decode"}
+
+
+def test_fixed_batch_export_runs_any_number_of_crops(exported, tmp_path):
+    cfg, ckpt, _ = exported
+    _, model = load_trained(ckpt)
+    path = export_onnx(cfg, model, tmp_path / "b4.onnx", batch=4)
+    runner = OnnxRunner(path)
+    assert runner.batch == 4 and read_metadata(path)["batch"] == "4"
+    x = torch.randn(6, 3, 128, 96)  # one full chunk of 4 and one padded chunk of 2
+    with torch.no_grad():
+        eager = build_task(cfg).inference_model(model)(x)
+    assert (runner(x) - eager).abs().max() <= 1e-4
+
+
+def test_multi_stage_models_export_their_last_stage(tiny_cfg, tmp_path):
+    """inference_model reduces a list of stage outputs to the last one, which export keeps."""
+
+    class TwoStage(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            y = self.inner(x)
+            return [y * 0.5, y]
+
+    task = build_task(tiny_cfg)
+    inner = task.build_model().eval()
+    with torch.no_grad():
+        inner.final_layer.bias.fill_(1.0)
+    path = export_onnx(tiny_cfg, TwoStage(inner), tmp_path / "two.onnx")
+    x = task.example_input(2)
+    assert len(onnx.load(str(path)).graph.output) == 1
+    with torch.no_grad():
+        assert (OnnxRunner(path)(x) - inner(x)).abs().max() <= 1e-4
+
+
+def test_errors(exported, tmp_path):
+    cfg, ckpt, _ = exported
+    with pytest.raises(ValueError, match="batch must be"):
+        export_onnx(cfg, build_task(cfg).build_model(), tmp_path / "x.onnx", batch=0)
+    assert main(["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "y.onnx"),
+                 "--batch", "many"]) == 2
+    foreign = tmp_path / "foreign.onnx"
+    proto = onnx.load(str(exported[2]))
+    del proto.metadata_props[:]
+    onnx.save(proto, str(foreign))
+    with pytest.raises(ValueError, match="not a posekit ONNX export"):
+        PoseEstimator.from_checkpoint(foreign, detector="full-image")

@@ -1,0 +1,246 @@
+"""RTMO: shapes per level, parameter counts, MMPose parity and key mapping, ONNX export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from posekit.models import MODELS, build_model
+from posekit.models.rtmo import (
+    RTMO,
+    RTMOInference,
+    remap_rtmo_state_dict,
+    rtmo_s,
+    rtmo_tiny,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+# Same rule as tests/models/make_rtmo_fixtures.py (which made the fixtures with real MMPose).
+CONSTANT_KEYS = ("neck.sincos_pos_enc.dim_t", "head.dcc.spe.dim_t", "head.dcc.x_bins",
+                 "head.dcc.y_bins", "head.loss_oks.sigmas")
+SEED = 10
+
+
+def seeded_weights(names_shapes, seed=SEED):
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, shape in names_shapes:
+        if name in CONSTANT_KEYS or name.endswith("num_batches_tracked"):
+            continue
+        leaf = name.rsplit(".", 1)[-1]
+        if leaf == "running_var" or (len(shape) <= 1 and leaf in ("weight", "g", "scale")):
+            arr = rng.uniform(0.5, 1.5, size=shape)
+        elif leaf in ("running_mean", "bias", "in_proj_bias", "beta"):
+            arr = rng.uniform(-0.2, 0.2, size=shape)
+        else:
+            fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else max(int(shape[-1]), 1)
+            arr = rng.uniform(-1.0, 1.0, size=shape) * np.sqrt(3.0 / fan_in)
+        out[name] = arr.astype(np.float32)
+    return out
+
+
+@pytest.fixture(scope="module")
+def keys():
+    return json.loads((FIXTURES / "rtmo_mmpose_keys.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def golden():
+    return dict(np.load(FIXTURES / "rtmo_mmpose_golden.npz"))
+
+
+@pytest.fixture(scope="module")
+def converted_s(keys):
+    names_shapes = [(k, tuple(s)) for k, s in keys["s"]]
+    weights = {k: torch.from_numpy(v) for k, v in seeded_weights(names_shapes).items()}
+    for k, s in keys["s"]:  # counters and constants come along as a checkpoint would hold them
+        if k not in weights:
+            weights[k] = torch.zeros(s, dtype=torch.long if "num_batches" in k else torch.float32)
+    model = rtmo_s().eval()
+    model.load_state_dict(remap_rtmo_state_dict(weights), strict=True)
+    return model
+
+
+@pytest.mark.parametrize("variant,official", [("s", 9.87e6), ("m", 22.53e6), ("l", 44.69e6)])
+def test_param_counts_match_mmpose(variant, official, keys):
+    model = MODELS[f"rtmo_{variant}"]()
+    n = sum(p.numel() for p in model.parameters())
+    assert n == keys[f"{variant}_params"]  # exactly MMPose 1.3.2's count
+    assert abs(n - official) / official < 0.01
+
+
+@pytest.mark.parametrize("variant", ["s", "m", "l"])
+def test_remap_maps_every_key_with_equal_shapes(variant, keys):
+    src = {k: torch.zeros(s) for k, s in keys[variant]}
+    mapped = remap_rtmo_state_dict(src)
+    own = MODELS[f"rtmo_{variant}"]().state_dict()
+    assert set(mapped) == set(own)
+    for k, v in mapped.items():
+        assert tuple(v.shape) == tuple(own[k].shape), k
+    dropped = set(src) - {k for k in src if k not in CONSTANT_KEYS}
+    assert dropped == set(CONSTANT_KEYS)
+
+
+def test_remap_rejects_unknown_key():
+    with pytest.raises(ValueError, match="head.extra"):
+        remap_rtmo_state_dict({"head.extra.weight": torch.zeros(1)})
+
+
+def test_raw_head_outputs_match_mmpose(converted_s, golden):
+    with torch.no_grad():
+        out = converted_s(torch.from_numpy(golden["input"]))
+    tol = dict(atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(out.priors[:, :2].numpy(), golden["priors"][:, :2], **tol)
+    np.testing.assert_allclose(out.priors[:, 2].numpy(), golden["priors"][:, 2], **tol)
+    np.testing.assert_allclose(out.cls_logits[0].numpy(), golden["cls_logits"][:, 0], **tol)
+    np.testing.assert_allclose(out.box_deltas[0].numpy(), golden["box_deltas"], **tol)
+    np.testing.assert_allclose(out.kpt_offsets[0].reshape(-1, 34).numpy(), golden["kpt_offsets"],
+                               **tol)
+    np.testing.assert_allclose(out.vis_logits[0].numpy(), golden["vis_logits"], **tol)
+    np.testing.assert_allclose(out.pose_vecs[0].numpy(), golden["pose_vecs"], **tol)
+
+
+def test_decoded_boxes_keypoints_sigmas_match_mmpose(converted_s, golden):
+    with torch.no_grad():
+        out = converted_s(torch.from_numpy(golden["input"]))
+        boxes = RTMO.decode_boxes(out.box_deltas, out.priors)[0]
+        dcc = converted_s.dcc(out.pose_vecs[0], boxes, out.priors[:, :2])
+        scores, dense_boxes, dense_kpts, _ = converted_s.predict_dense(
+            torch.from_numpy(golden["input"]))
+    np.testing.assert_allclose(boxes.numpy(), golden["boxes"], atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(dcc.keypoints.numpy(), golden["keypoints"], atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(dcc.sigmas.numpy(), golden["sigmas"], atol=1e-5)
+    np.testing.assert_allclose(dense_kpts[0].numpy(), golden["keypoints"], atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(scores[0].numpy(), 1 / (1 + np.exp(-golden["cls_logits"][:, 0])),
+                               atol=1e-5)
+    # the keypoints are not trivially the box centres: they spread over the box
+    assert np.abs(golden["keypoints"] - golden["boxes"][:, None, :2]).max() > 1.0
+
+
+def test_shapes_per_level_and_priors():
+    model = rtmo_tiny().eval()
+    with torch.no_grad():
+        out = model(torch.rand(2, 3, 96, 160) * 255)
+    n16, n32 = (96 // 16) * (160 // 16), (96 // 32) * (160 // 32)
+    n = n16 + n32
+    assert out.cls_logits.shape == (2, n)
+    assert out.box_deltas.shape == (2, n, 4)
+    assert out.kpt_offsets.shape == (2, n, 17, 2)
+    assert out.vis_logits.shape == (2, n, 17)
+    assert out.pose_vecs.shape == (2, n, 64)
+    # stride-16 level first, row-major, centres at j·s + (s − 1)/2
+    assert out.priors[:3].tolist() == [[7.5, 7.5, 16.0], [23.5, 7.5, 16.0], [39.5, 7.5, 16.0]]
+    assert out.priors[10].tolist() == [7.5, 23.5, 16.0]
+    assert out.priors[n16].tolist() == [15.5, 15.5, 32.0]
+    assert out.priors[-1].tolist() == [4 * 32 + 15.5, 2 * 32 + 15.5, 32.0]
+
+
+def test_decode_boxes_known_answer():
+    priors = torch.tensor([[7.5, 7.5, 16.0], [15.5, 15.5, 32.0]])
+    deltas = torch.tensor([[[0.0, 0.0, 0.0, 0.0], [1.0, -0.5, float(np.log(2.0)), 0.0]]])
+    boxes = RTMO.decode_boxes(deltas, priors)[0]
+    assert boxes[0].tolist() == [-0.5, -0.5, 15.5, 15.5]
+    # centre (15.5 + 32, 15.5 − 16), size (64, 32)
+    torch.testing.assert_close(boxes[1], torch.tensor([15.5, -16.5, 79.5, 15.5]))
+
+
+def test_backward_and_finite():
+    model = rtmo_tiny().train()
+    out = model(torch.rand(2, 3, 64, 64) * 255)
+    boxes = RTMO.decode_boxes(out.box_deltas, out.priors)
+    dcc = model.dcc(out.pose_vecs[0, :4], boxes[0, :4].detach(), out.priors[:4, :2])
+    loss = out.cls_logits.mean() + dcc.keypoints.mean() + dcc.sigmas.mean()
+    loss.backward()
+    assert all(torch.isfinite(t).all() for t in out)
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert model.dcc.gau.pos.grad is not None and model.dcc.x_fc.weight.grad is not None
+    assert len(grads) > 50
+
+
+def test_build_model_kwargs():
+    model = build_model("rtmo_tiny", dcc_decode="argmax", num_keypoints=5)
+    assert model.dcc.decode == "argmax" and model.num_keypoints == 5
+    with pytest.raises(ValueError, match="dcc_decode|decode"):
+        build_model("rtmo_tiny", dcc_decode="mean")
+
+
+def test_onnx_export_parity(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    model = rtmo_tiny().eval()
+    net = RTMOInference(model).eval()
+    x = torch.rand(1, 3, 64, 96) * 255
+    path = tmp_path / "rtmo_tiny.onnx"
+    torch.onnx.export(net, (x,), str(path), opset_version=17, dynamo=False,
+                      input_names=["images"],
+                      output_names=["scores", "boxes", "keypoints", "keypoint_scores"])
+    import onnx
+
+    graph_ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert not graph_ops & {"ReduceL2", "LpNormalization"}  # norm ops MMPose's export trips on
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"images": x.numpy()})
+    with torch.no_grad():
+        want = net(x)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w.numpy(), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_onnx_dynamo_export_dynamic_batch(tmp_path):
+    """The product layer's exporter settings (dynamo, opset 18, free batch axis)."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    import contextlib
+    import io
+    import warnings
+
+    torch.manual_seed(0)
+    net = RTMOInference(rtmo_tiny().eval()).eval()
+    path = tmp_path / "rtmo_tiny_dyn.onnx"
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.rand(2, 3, 64, 96) * 255,), str(path), dynamo=True,
+                          opset_version=18, input_names=["input"],
+                          dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=4096)},))
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for batch in (1, 3):
+        x = torch.rand(batch, 3, 64, 96) * 255
+        got = sess.run(None, {"input": x.numpy()})
+        with torch.no_grad():
+            want = net(x)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(g, w.numpy(), atol=1e-4, rtol=1e-4)
+
+
+def test_dcc_argmax_decode_lands_on_a_bin(converted_s, golden):
+    x = torch.from_numpy(golden["input"])
+    with torch.no_grad():
+        out = converted_s(x)
+        boxes = RTMO.decode_boxes(out.box_deltas, out.priors)[0]
+        converted_s.dcc.decode = "argmax"
+        try:
+            dcc = converted_s.dcc(out.pose_vecs[0], boxes, out.priors[:, :2])
+        finally:
+            converted_s.dcc.decode = "expectation"
+    best_x = dcc.bins_x.gather(1, dcc.prob_x.argmax(-1))  # (M, K)
+    torch.testing.assert_close(dcc.keypoints[..., 0], best_x)
+    assert not torch.allclose(dcc.keypoints[..., 0], torch.from_numpy(golden["keypoints"][..., 0]))
+
+
+@pytest.mark.parametrize("variant,count", [("rtmo-s_coco_640x640", 9_868_899),
+                                           ("rtmo-m_coco_640x640", 22_526_307),
+                                           ("rtmo-l_coco_640x640", 44_693_315),
+                                           ("rtmo_tiny_synthpose_256x256", 520_307)])
+def test_configs_build_the_counted_models(variant, count):
+    from posekit.config import load_config
+
+    cfg = load_config(Path(__file__).parents[2] / "configs" / "rtmo" / f"{variant}.yaml")
+    assert cfg.model.task == "onestage"
+    w, h = cfg.codec.input_size
+    assert h % 32 == 0 and w % 32 == 0
+    model = build_model(cfg.model.name, **cfg.model.kwargs)
+    assert sum(p.numel() for p in model.parameters()) == count

@@ -1,0 +1,62 @@
+"""One-stage pipeline: letterbox, box NMS, decoding to image pixels, the RTMO detector."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from posekit.pipelines.onestage import LETTERBOX_PAD, OneStage, RTMODetector, box_nms, letterbox
+
+
+def test_letterbox_scale_and_padding():
+    image = np.full((100, 200, 3), 7, np.uint8)
+    out, scale = letterbox(image, (128, 128))
+    assert scale == pytest.approx(0.64)
+    assert out.shape == (128, 128, 3)
+    assert (out[:64] == 7).all()  # 100·0.64 = 64 rows of image at the top
+    assert (out[64:] == LETTERBOX_PAD).all()  # padding at the bottom only
+
+
+def test_box_nms_known_case():
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [20, 20, 30, 30], [0, 0, 10, 10.0]])
+    scores = np.array([0.5, 0.9, 0.3, 0.2])
+    # box 1 (best) suppresses 0 (IoU 9/11) and 3 (same as 0); box 2 is disjoint
+    assert box_nms(boxes, scores, 0.65).tolist() == [1, 2]
+    # at a threshold above 9/11 box 0 survives, box 3 (IoU 1 with 0) still does not
+    assert box_nms(boxes, scores, 0.85).tolist() == [1, 0, 2]
+    assert box_nms(np.zeros((0, 4)), np.zeros(0), 0.5).tolist() == []
+
+
+def _network(x: torch.Tensor):
+    """Dense outputs in input pixels: two duplicates of one person, one low-score location."""
+    assert x.shape == (1, 3, 128, 128)
+    scores = torch.tensor([[0.9, 0.8, 0.05]])
+    boxes = torch.tensor([[[32.0, 16, 64, 48], [33, 16, 64, 48], [0, 0, 5, 5]]])
+    kpts = torch.zeros(1, 3, 2, 2)
+    kpts[0, :, 0] = torch.tensor([40.0, 20])
+    kpts[0, :, 1] = torch.tensor([60.0, 40])
+    kscores = torch.full((1, 3, 2), 0.7)
+    return scores, boxes, kpts, kscores
+
+
+def test_pipeline_returns_people_in_image_pixels():
+    pipe = OneStage(_network, (128, 128), score_thresh=0.1, nms_thresh=0.65)
+    image = np.zeros((100, 200, 3), np.uint8)  # scale 0.64
+    people = pipe(image)
+    assert len(people) == 1
+    assert torch.allclose(people.boxes[0], torch.tensor([50.0, 25, 100, 75]))
+    assert torch.allclose(people.keypoints.xy[0], torch.tensor([[62.5, 31.25], [93.75, 62.5]]))
+    assert torch.allclose(people.keypoints.conf[0], torch.tensor([0.7, 0.7]))
+    assert people.scores.tolist() == pytest.approx([0.9])
+    assert set(pipe.timing) == {"preprocess", "network", "decode"}
+    # boxes as a top-down detector: COCO x, y, w, h
+    boxes = RTMODetector(pipe)(image)
+    assert len(boxes) == 1 and boxes[0].bbox == pytest.approx((50, 25, 50, 50))
+    assert RTMODetector(pipe, score_thresh=0.95)(image) == []
+
+
+def test_pipeline_rejects_non_bgr_uint8():
+    pipe = OneStage(_network, (128, 128))
+    with pytest.raises(ValueError, match="BGR uint8"):
+        pipe(np.zeros((10, 10), np.uint8))

@@ -1,0 +1,81 @@
+"""posekit bench at tiny sizes: exact people counts, rows per runtime, table and plot."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from conftest import tiny_topdown_config
+from product_helpers import (  # noqa: F401 - one_torch_thread: pytestmark
+    one_torch_thread,
+    tiny_checkpoint,
+)
+
+from posekit.benchmarking import bench_model, format_table, people_image, people_scene
+from posekit.cli import main
+from posekit.config import save_config
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.mark.parametrize("n", [1, 3, 8, 32])
+def test_people_image_holds_exactly_n_people_inside_their_boxes(n):
+    image, boxes = people_image(n, size=256, seed=0)
+    scene = people_scene(n, size=256, seed=0)
+    assert image.shape == (256, 256, 3) and np.array_equal(image, scene.image)  # fixed seed
+    assert len(boxes) == len(scene.people) == n
+    for i, (box, person) in enumerate(zip(boxes, scene.people, strict=True)):
+        x, y, w, h = box.bbox
+        assert w > 0 and h > 0
+        rows, cols = np.nonzero(scene.owner == i + 1)  # the person's visible pixels
+        if len(rows):
+            assert cols.min() >= x and cols.max() <= x + w and rows.min() >= y
+            assert rows.max() <= y + h
+        else:
+            assert person.area == 0
+
+
+def test_bench_cli_writes_table_json_and_plot(tmp_path, capsys):
+    cfg_path = tmp_path / "tiny.yaml"
+    save_config(tiny_topdown_config(), cfg_path)
+    out = tmp_path / "bench"
+    rc = main(["bench", str(cfg_path), "--people", "1,4", "--repeats", "1", "--threads", "1",
+               "--size", "128", "--out", str(out)])
+    assert rc == 0
+    rows = json.loads((out / "bench.json").read_text())
+    assert [(r["runtime"], r["people"]) for r in rows] == [
+        ("torch", 1), ("torch", 4), ("onnxruntime", 1), ("onnxruntime", 4)]
+    for r in rows:
+        assert set(r["ms"]) == {"detector", "preprocess", "network", "decode"}
+        assert r["total_ms"] >= sum(r["ms"].values()) * 0.99 > 0
+    table = (out / "bench.md").read_text()
+    assert table.count("\n") == 2 + len(rows)
+    assert "| tiny | onnxruntime | 4 |" in table
+    assert "| grouping |" in table.splitlines()[0] + "|" and "–" in table  # no grouping here
+    png = cv2.imread(str(out / "bench.png"))
+    assert png is not None and png.shape[0] > 100
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_bench_a_checkpoint(tmp_path):
+    """A checkpoint is benched with its trained weights (labelled with its model name)."""
+    _, ckpt = tiny_checkpoint(tmp_path / "tiny.pt")
+    rows = bench_model(str(ckpt), people=(1, 16), runtimes=("torch",), repeats=2, size=128)
+    assert [r.people for r in rows] == [1, 16]
+    assert rows[0].model == "tiny (simple_baseline_tiny)"
+    assert all(r.ms["network"] > 0 and r.total_ms > 0 for r in rows)
+
+
+def test_format_table_marks_missing_phases():
+    from posekit.benchmarking import BenchRow
+
+    row = BenchRow("m", "torch", 2, {"network": 3.0, "grouping": 1.0}, 4.0)
+    line = format_table([row]).splitlines()[-1]
+    assert line == "| m | torch | 2 | – | – | 3.0 | – | 1.0 | 4.0 | 2.00 |"
+
+
+def test_bench_rejects_unknown_inputs(tmp_path):
+    assert main(["bench", str(tmp_path / "none.yaml"), "--out", str(tmp_path)]) == 2
+    assert main(["bench", "--people", "a,b", "--out", str(tmp_path)]) == 2

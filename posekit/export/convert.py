@@ -35,6 +35,7 @@ from torch import Tensor
 from posekit.config import ExperimentConfig, config_to_dict, load_config
 from posekit.engine.checkpoint import save_checkpoint
 from posekit.models.cpm import remap_cpm_state_dict
+from posekit.models.openpose import remap_openpose_cmu_state_dict
 from posekit.models.rtmo import remap_rtmo_state_dict
 from posekit.models.simplebaseline import remap_simple_baseline_state_dict
 from posekit.models.vitpose import remap_vitpose_state_dict
@@ -57,6 +58,7 @@ CONVERTERS: dict[str, Callable[[dict[str, Tensor]], dict[str, Tensor]]] = {
     "vitpose_large": remap_vitpose_state_dict,
     "vitpose_huge": remap_vitpose_state_dict,
     "cpm_6stage": remap_cpm_state_dict,  # MMPose td-hm_cpm_* (COCO 17 maps, no background)
+    "openpose_cmu_coco": remap_openpose_cmu_state_dict,  # pytorch-openpose body_pose_model.pth
 }
 
 # The numpy globals of a released MMPose checkpoint's ``meta`` (REFERENCE.md, "Tooling facts"),

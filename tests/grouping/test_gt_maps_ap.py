@@ -7,7 +7,6 @@ on the images where everyone has a neck; the whole split's AP is printed (docs/b
 """
 
 import numpy as np
-import pytest
 
 from posekit.codecs.paf import PafCodec
 from posekit.data.coco import CocoPoseDataset
@@ -17,11 +16,6 @@ from posekit.grouping import GroupingConfig, group_people
 from posekit.skeletons import COCO17, OPENPOSE18, convert_keypoints
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open: measured AP 0.18 on neck-complete SynthPose images. In profile views the shoulders "
-    "coincide with the neck, the neck→shoulder limb has ~0 length and never connects, and the "
-    "parser's assembly only adds a connection's second part, so the redundant shoulder→ear limb "
-    "cannot re-attach the arm. Needs an assembly option beyond the cmu() parser."))
 def test_ground_truth_maps_give_near_perfect_ap(tmp_path):
     generate_dataset(tmp_path, 12, seed=5, size=256, crowd="sparse", split="val")
     coco = CocoPoseDataset.from_dir(tmp_path, "val")
@@ -31,6 +25,10 @@ def test_ground_truth_maps_give_near_perfect_ap(tmp_path):
         if not people:
             continue
         kpts = convert_keypoints(np.stack(people), COCO17, OPENPOSE18)
+        # Integer joints: a PAF rectangle ends exactly at its joint, so a peak rounded to the
+        # pixel grid can put the first/last line-integral sample just outside it (2 of 10
+        # samples lost fails the > 80% rule); a network's blurred maps do not have this edge.
+        kpts[..., :2] = np.round(kpts[..., :2])
         if (kpts[:, 1, 2] > 0).all():
             with_neck.append(rec.image_id)
         codec = PafCodec((rec.width, rec.height), stride=1, sigma=2.0, limb_width=1.5)
@@ -44,3 +42,4 @@ def test_ground_truth_maps_give_near_perfect_ap(tmp_path):
     print(f"GT-map AP: images where all have a neck {good.stats['AP']:.3f} "
           f"({len(with_neck)} images), whole split {full.stats['AP']:.3f}")
     assert good.stats["AP"] > 0.9
+    assert full.stats["AP"] > 0.7  # people without a neck fall apart (see the docstring)

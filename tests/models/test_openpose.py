@@ -86,3 +86,15 @@ def test_vgg19_variant_keeps_vgg_layout():
     model = build_model("openpose_vgg19", paf_stages=1, heatmap_stages=1, num_blocks=1)
     widths = [c.out_channels for c in model.backbone.convs]
     assert widths == [64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 256, 128]
+
+
+def test_posekit_convert_table_loads_cmu_layout():
+    from posekit.config import load_config
+    from posekit.export.convert import convert_state_dict
+
+    ref = np.load(FIXTURE)
+    cfg = load_config("configs/openpose/openpose_cmu_coco.yaml")
+    assert "cmu" in cfg.model.name
+    out = convert_state_dict(_reference_state_dict(ref), cfg)
+    model = build_model(cfg.model.name)
+    model.load_state_dict(out, strict=True)

@@ -87,7 +87,8 @@ def main() -> None:
     if want("vit_multi"):
         rows.append(run("vit_multi", VIT, args, "model.task=topdown_multi",
                         f"data.extra_train_anns=[{args.data}/mpii/annotations/"
-                        "person_keypoints_train.json]", "data.extra_skeletons=[mpii16]"))
+                        "person_keypoints_train.json]", "data.extra_skeletons=[mpii16]",
+                        f"data.extra_train_images=[{args.data}/mpii/images/train]"))
     teacher = Path(args.out) / "vit_classic" / "last.pt"
     if want("student"):
         rows.append(run("student", VIT, args, STUDENT + "}"))

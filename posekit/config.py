@@ -95,6 +95,7 @@ class DataConfig:
     # own skeleton and its own ViTPose head (images next to the json); empty = single dataset.
     extra_train_anns: tuple[str, ...] = ()
     extra_skeletons: tuple[str, ...] = ()
+    extra_train_images: tuple[str, ...] = ()  # image folders of those files (empty = json's folder)
     # Before training, both splits' images are checked: "decode" reads every image at 1/8 size
     # (seconds for thousands of images), "exists" only checks the files are there (huge sets).
     check_images: str = "decode"

@@ -52,8 +52,9 @@ def train_knowledge_tokens(
 ) -> Tensor:
     """Learn ``num_tokens`` tokens (T, C) on the frozen teacher with the ground-truth loss.
 
-    ``batches`` yields (images, loss kwargs) pairs; ``loss_fn(heatmaps, **kwargs)`` is the GT loss.
-    The teacher's own parameters never change (it is frozen here).
+    ``batches()`` returns an iterable of (images, loss kwargs) pairs and is called again for each
+    pass over the data; ``loss_fn(heatmaps, **kwargs)`` is the GT loss. The teacher's own
+    parameters never change (it is frozen here).
     """
     freeze(teacher)
     c = teacher.backbone.embed_dim
@@ -63,7 +64,7 @@ def train_knowledge_tokens(
     step = 0
     while step < steps:
         seen = False
-        for images, kwargs in batches:
+        for images, kwargs in batches():
             seen = True
             heatmaps = teacher.head(teacher.backbone(images.to(device), token))
             loss = loss_fn(heatmaps, **kwargs)
@@ -126,7 +127,7 @@ class DistillTask(TopDownTask):
                 raise TypeError("token distillation needs a ViTPose student")
             n = 0 if student.knowledge_tokens is None else student.knowledge_tokens.shape[0]
             tokens = train_knowledge_tokens(
-                self.teacher, self._gt_batches("cpu"),
+                self.teacher, lambda: self._gt_batches("cpu"),
                 lambda hm, target, weight: self.loss_fn(hm, target, weight),
                 num_tokens=max(1, n), steps=self.cfg.distill.token_steps,
                 lr=self.cfg.distill.token_lr,

@@ -84,13 +84,18 @@ class MultiDatasetTask(TopDownTask):
         return model
 
     def datasets(self) -> list[CocoPoseDataset]:
+        d = self.cfg.data
+        images = list(d.extra_train_images) or [str(Path(a).parent) for a in d.extra_train_anns]
+        if len(images) != len(d.extra_train_anns):
+            raise ValueError(f"data.extra_train_images ({len(images)}) must match "
+                             f"data.extra_train_anns ({len(d.extra_train_anns)})")
         extra = []
-        for ann, skeleton in zip(self.cfg.data.extra_train_anns, self.skeletons[1:],
-                                 strict=True):
+        for ann, folder, skeleton in zip(d.extra_train_anns, images, self.skeletons[1:],
+                                         strict=True):
             source: str | dict = ann
             if json.loads(Path(ann).read_text()).__class__ is list:  # MPII's own list form
                 source = mpii_to_coco(ann)
-            extra.append(CocoPoseDataset(source, Path(ann).parent, skeleton=skeleton.name))
+            extra.append(CocoPoseDataset(source, folder, skeleton=skeleton.name))
         return [load_split(self.cfg, "train"), *extra]
 
     def train_dataset(self) -> Dataset:

@@ -22,7 +22,8 @@ def _cfg(kind: str, *extra: str):
     return tiny_topdown_config(
         "model.name=vitpose_tiny", "model.task=topdown_distill", STUDENT + tokens,
         f"distill.kind={kind}", "distill.teacher_model=vitpose_tiny", TEACHER,
-        "distill.token_steps=3", "distill.token_lr=0.05", "augment.flip_prob=0.0", *extra)
+        "distill.token_steps=9",  # more steps than batches: several passes over the data
+        "distill.token_lr=0.05", "augment.flip_prob=0.0", *extra)
 
 
 def _batch(task):

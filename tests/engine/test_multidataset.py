@@ -82,3 +82,9 @@ def test_each_head_gets_only_its_datasets_gradients(task_and_model):
 def test_mismatched_extra_lists_are_rejected():
     with pytest.raises(ValueError, match="extra_skeletons"):
         _task("data.extra_skeletons=[mpii16]")
+
+
+def test_extra_image_folders_must_match_the_files():
+    task = _task(f"data.extra_train_images=[{MPII.parent}]")
+    with pytest.raises(ValueError, match="extra_train_images"):
+        task.train_dataset()

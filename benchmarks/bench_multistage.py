@@ -105,16 +105,67 @@ def ms_per_person(task, model: nn.Module, repeats: int = 20) -> float:
     return (time.perf_counter() - start) / repeats * 1000
 
 
+def report(out: Path, logs: list[str]) -> None:
+    """Markdown table of every results_*.json in ``out`` and of the result lines in ``logs``
+    (this script's stdout, for runs still going), in RUNS order, and the CPM stage plot."""
+    rows = {r["model"]: r for f in sorted(out.glob("results_*.json"))
+            for r in json.loads(f.read_text())}
+    for log in logs:
+        for line in Path(log).read_text().splitlines():
+            if line.startswith('{"model"'):
+                r = json.loads(line)
+                rows[r["model"]] = r
+    print("| model | params (M) | GFLOPs | epochs | train img/s | ms/person | val AP | extra |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in RUNS:
+        if name not in rows:
+            print(f"| {name} | not run | | | | | | |")
+            continue
+        r = rows[name]
+        extra = ""
+        if "AP_per_stage" in r:
+            extra = "AP per stage " + " / ".join(f"{v:.4f}" for v in r["AP_per_stage"])
+        if "PCK v=1" in r:
+            extra = (f"PCK@0.2 v=2 {r['PCK v=2']:.3f} (n={r['n v=2']}), "
+                     f"v=1 {r['PCK v=1']:.3f} (n={r['n v=1']})")
+        print(f"| {name} | {r['params_M']:.2f} | {r['GFLOPs']:.3f} | {r['epochs']} | "
+              f"{r['train_img_s']:.1f} | {r['ms_per_person']:.0f} | {r['AP']:.4f} | {extra} |")
+    stages = {n: r["AP_per_stage"] for n, r in rows.items() if "AP_per_stage" in r}
+    if stages:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(4, 3), dpi=100)
+        for name, aps in stages.items():
+            ax.plot(range(1, len(aps) + 1), aps, marker="o", label=name)
+        ax.set_xlabel("CPM stage t")
+        ax.set_ylabel("val AP (SynthPose)")
+        ax.set_xticks(range(1, max(len(a) for a in stages.values()) + 1))
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(ROOT / "docs" / "cpm_ap_per_stage.png")
+        print("wrote docs/cpm_ap_per_stage.png")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="runs/ms/data")
     parser.add_argument("--minutes", type=float, default=2.0, help="training wall budget per run")
     parser.add_argument("--out", default="runs/ms/bench")
     parser.add_argument("--only", nargs="*", default=None, help="subset of run names")
+    parser.add_argument("--report", action="store_true",
+                        help="only print the markdown table of the results_*.json in --out and "
+                             "write docs/cpm_ap_per_stage.png")
+    parser.add_argument("--logs", nargs="*", default=[], help="with --report: stdout logs")
     parser.add_argument("--train-images", type=int, default=200,
                         help="train on the first N training images (shorter epochs: the budget "
                              "is checked at epoch ends)")
     args = parser.parse_args()
+    if args.report:
+        report(Path(args.out), args.logs)
+        return
     torch.set_num_threads(1)
     rows = []
     data = Path(args.data)

@@ -29,7 +29,14 @@ from posekit.demo import DEMO_CONFIG
 from posekit.engine.evaluate import load_trained
 from posekit.engine.tasks import build_task
 from posekit.engine.train import main as train_main
-from posekit.engine.transfer import score_dataset, score_real_samples
+from posekit.engine.transfer import (
+    REAL_SAMPLES,
+    load_real_sample,
+    score_dataset,
+    score_mean_pose,
+    score_real_samples,
+)
+from posekit.evaluation.baselines import MeanPose
 
 HEADER = ("| run | train style | CPU-min (min × threads) | epochs | SynthPose val AP | held-out "
           "AP (style) | held-out / in-style | COCO AP | OCHuman AP | PoseTrack AP (COCO parts) "
@@ -65,13 +72,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", default=None, help="score this checkpoint, no training")
     p.add_argument("--workers", type=int, default=2, help="processes generating data")
     p.add_argument("--label", default=None)
+    p.add_argument("--mean-pose", action="store_true",
+                   help="also print the mean-pose floor (mean COCO-17 pose of the training "
+                        "split in every GT box) on the real samples")
     args = p.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     data = out.parent / f"data_{args.train_style.replace(',', '+')}_{args.train_images}"
     held = out.parent / f"data_heldout_{args.heldout_style}"
-    _ensure(data, "train", args.train_images, 0, args.train_style, args.size, args.workers)
+    if args.checkpoint is None or args.mean_pose:  # (a checkpoint alone needs only val)
+        _ensure(data, "train", args.train_images, 0, args.train_style, args.size, args.workers)
     _ensure(data, "val", args.val_images, 1, args.train_style, args.size, args.workers)
     _ensure(held, "val", args.val_images, 2, args.heldout_style, args.size, args.workers)
 
@@ -83,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config, overrides)
         cfg = dataclasses.replace(cfg, name=args.label or out.name)
         start = time.perf_counter()
-        result = train_main(cfg, out, progress=False)
+        result = train_main(cfg, out, progress=False, exist_ok=True)
         minutes = (time.perf_counter() - start) / 60
         epochs = result.epoch + 1
         print(f"# trained {epochs} epochs in {minutes:.1f} min on {args.threads} threads",
@@ -116,6 +127,15 @@ def main(argv: list[str] | None = None) -> int:
         ap = f"{r.ap:.3f}" if r.ap is not None else "-"
         print(f"#   {r.name:12s} people {r.people:4d}  PCK@0.2 {r.pck:.3f} "
               f"({r.pck_hits}/{r.pck_total})  AP {ap}")
+    if args.mean_pose:
+        mp = MeanPose(tuple(cfg.codec.input_size)).fit(CocoPoseDataset.from_dir(data, "train"))
+        floor = [score_mean_pose(mp, load_real_sample(n), n) for n in REAL_SAMPLES]
+        for r in floor:
+            print(f"#   mean pose {r.name:12s} PCK@0.2 {r.pck:.3f} ({r.pck_hits}/{r.pck_total})")
+        fh, ft = sum(r.pck_hits for r in floor), sum(r.pck_total for r in floor)
+        print(f"#   mean pose pooled real PCK@0.2 {fh / ft:.3f} ({fh}/{ft})")
+        scores["mean_pose_real_pck_pooled"] = fh / ft
+        (out / "scores.json").write_text(json.dumps(scores, indent=1))
     ratio = synth["heldout"].ap / synth["val"].ap if synth["val"].ap > 0 else float("nan")
     budget = f"{minutes * args.threads:.0f} ({minutes:.1f} × {args.threads})" \
         if args.checkpoint is None else "(given checkpoint)"

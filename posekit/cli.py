@@ -68,6 +68,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return train_cli(args)
 
 
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from posekit.config import load_config
+    from posekit.engine.mae import pretrain
+
+    cfg = load_config(args.config, args.overrides)
+    path = pretrain(cfg, args.out, epochs=args.epochs, mask_ratio=args.mask_ratio, lr=args.lr,
+                    max_minutes=args.minutes, device=args.device)
+    print(f"wrote {path}; fine-tune with model.init_checkpoint={path}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from posekit.demo import run_demo
 
@@ -192,6 +203,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
     p.add_argument("overrides", nargs="*", help="overrides: optim.lr=1e-3")
+
+    p = add("pretrain", _cmd_pretrain, "MAE pre-training of a ViTPose backbone on person crops")
+    p.add_argument("config", help="YAML file or shipped config name (its model and train data)")
+    p.add_argument("--out", required=True, help="folder for mae.pt")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--mask-ratio", type=float, default=0.75)
+    p.add_argument("--lr", type=float, default=6e-4)
+    p.add_argument("--minutes", type=float, default=0.0, help="time budget (0 = none)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("overrides", nargs="*", help="overrides: data.root=DIR")
 
     p = add("demo", _cmd_demo, "generate SynthPose, train a small model, evaluate and draw")
     p.add_argument("--out", default="runs/demo")

@@ -45,8 +45,14 @@ class ModelConfig:
     task: str = "topdown"  # paradigm: key of posekit.engine.tasks.TASKS
     loss: str = "mse"  # mse (masked L2, summed over stages) | ohkm (CPN's hard keypoint mining)
     ohkm_topk: int = 8  # keypoints kept per sample by OHKM (CPN: 8 of 17)
+    # λ_t of F = Σ λ_t f_t over a multi-stage model's outputs (talk §7); empty = 1 for every
+    # stage; e.g. [0, 0, 1] trains a 3-stage CPM on its final stage only
+    stage_weights: tuple[float, ...] = ()
     # Extra keyword arguments of the constructor, checked against its signature.
     kwargs: dict[str, Any] = field(default_factory=dict)
+    # posekit checkpoint whose weights with matching names initialise the model (e.g. the MAE
+    # backbone written by `posekit pretrain`); empty = none.
+    init_checkpoint: str = ""
 
 
 @dataclass
@@ -58,6 +64,13 @@ class CodecConfig:
     refine: str = "dark"  # none | quarter | dark
     udp: bool = False  # unbiased data processing (UDP) mapping
     unbiased_encoding: bool = False  # float Gaussian centres (DARK encoding)
+    background: bool = False  # append CPM's background map (P + 1 targets); model must match
+    # σ of the extra outputs of a multi-level model, in output order, before the last output
+    # (which uses ``sigma``): CPN's GlobalNet levels, coarsest first. Those outputs are trained
+    # with plain L2 on visible (v = 2) keypoints only, as CPN's global loss; empty = none.
+    level_sigmas: tuple[float, ...] = ()
+
+    limb_width: float = 1.0  # PAF half-width σ_l in heatmap pixels (codec kind "paf" only)
 
 
 @dataclass
@@ -78,6 +91,11 @@ class DataConfig:
     workers: int = 2  # DataLoader worker processes
     min_keypoints: int = 1  # train only on people with at least this many labelled keypoints
     max_val_images: int = 0  # 0 = all; a cap keeps periodic validation cheap
+    # Multi-dataset training (task topdown_multi): more COCO-format training files, each with its
+    # own skeleton and its own ViTPose head (images next to the json); empty = single dataset.
+    extra_train_anns: tuple[str, ...] = ()
+    extra_skeletons: tuple[str, ...] = ()
+    extra_train_images: tuple[str, ...] = ()  # image folders of those files (empty = json's folder)
     # Before training, both splits' images are checked: "decode" reads every image at 1/8 size
     # (seconds for thousands of images), "exists" only checks the files are there (huge sets).
     check_images: str = "decode"
@@ -106,6 +124,8 @@ class OptimConfig:
     grad_clip: float = 0.0  # max grad norm; 0 disables
     ema: bool = False  # keep an exponential moving average of the weights for evaluation
     ema_decay: float = 0.9998
+    # Layer-wise LR decay for models with param_groups() (ViTPose: 0.75–0.85); 1.0 = off.
+    layer_decay: float = 1.0
 
 
 @dataclass
@@ -141,6 +161,19 @@ class TestConfig:
 
 
 @dataclass
+class DistillConfig:
+    """ViTPose distillation (talk §13; posekit.engine.distill), used by task topdown_distill."""
+
+    kind: str = "output"  # output (student regresses teacher heatmaps) | token (knowledge token)
+    teacher_model: str = ""  # MODELS key of the teacher (a bigger ViTPose)
+    teacher_kwargs: dict[str, Any] = field(default_factory=dict)
+    teacher_checkpoint: str = ""  # posekit checkpoint ({"model": ...}) of the trained teacher
+    output_weight: float = 1.0  # weight of the teacher-heatmap MSE against the GT loss
+    token_steps: int = 200  # iterations training the knowledge token on the frozen teacher
+    token_lr: float = 1e-3
+
+
+@dataclass
 class ExperimentConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     codec: CodecConfig = field(default_factory=CodecConfig)
@@ -150,6 +183,7 @@ class ExperimentConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     test: TestConfig = field(default_factory=TestConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     name: str = ""  # experiment name (defaults to the YAML file's stem)
 
 

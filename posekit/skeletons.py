@@ -43,6 +43,9 @@ class Skeleton:
     source: str = ""
     # Derived points for conversion: name -> names whose mean defines it (all must be labelled).
     derived: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
+    # PAF channel pair of each limb (limb i → channels 2·c, 2·c + 1 with c = paf_channels[i]);
+    # empty = limb order. CMU's COCO model stores its PAFs in an order unlike its limb list.
+    paf_channels: tuple[int, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         k = len(self.keypoint_names)
@@ -51,6 +54,8 @@ class Skeleton:
         for a, b in self.flip_pairs + self.limbs:
             if not (0 <= a < k and 0 <= b < k):
                 raise ValueError(f"skeleton {self.name}: index out of range in ({a}, {b})")
+        if self.paf_channels and sorted(self.paf_channels) != list(range(len(self.limbs))):
+            raise ValueError(f"skeleton {self.name}: paf_channels must permute the limbs")
         if self.sigmas is not None and len(self.sigmas) != k:
             raise ValueError(f"skeleton {self.name}: {len(self.sigmas)} sigmas for {k} keypoints")
 
@@ -65,6 +70,11 @@ class Skeleton:
         for a, b in self.flip_pairs:
             perm[a], perm[b] = b, a
         return perm
+
+    @property
+    def paf_channel_order(self) -> tuple[int, ...]:
+        """PAF channel pair of each limb (identity unless ``paf_channels`` says otherwise)."""
+        return self.paf_channels or tuple(range(len(self.limbs)))
 
     def index(self, name: str) -> int:
         try:
@@ -116,6 +126,9 @@ OPENPOSE18 = Skeleton(
             0.087, 0.089, 0.025, 0.025, 0.035, 0.035),
     source="CMU OpenPose COCO-18 body (neck = shoulders' midpoint)",
     derived={"neck": ("left_shoulder", "right_shoulder")},
+    # CMU's POSE_COCO_MAP_IDX (31,32, 39,40, 33,34, ...) minus 19, halved: limb (1,2) is PAF pair 6,
+    # (1,5) pair 10, ..., (1,8) pair 0. The PAF codec writes and grouping reads this order.
+    paf_channels=(6, 10, 7, 8, 11, 12, 0, 1, 2, 3, 4, 5, 14, 15, 17, 16, 18, 9, 13),
 )
 
 MPII16 = Skeleton(

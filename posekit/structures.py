@@ -150,7 +150,7 @@ class PoseInstances:
         """COCO results dicts: ``{image_id, category_id, keypoints: [x, y, s] * K, score, bbox}``
         with bbox as (x, y, w, h)."""
         boxes = xyxy_to_xywh(self.boxes).tolist()
-        kpts = self.keypoints.data.reshape(len(self), -1).tolist()
+        kpts = self.keypoints.data.reshape(len(self), 3 * self.num_keypoints).tolist()
         return [
             {
                 "image_id": int(image_id),

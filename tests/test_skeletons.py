@@ -41,6 +41,10 @@ def test_openpose18_limbs_and_neck():
     assert OPENPOSE18.keypoint_names[1] == "neck" and len(OPENPOSE18.limbs) == 19
     assert OPENPOSE18.limbs[-2:] == ((2, 16), (5, 17))  # redundant shoulder→ear links
     assert OPENPOSE18.num_keypoints == 18
+    # CMU's PAF channels are ordered by pytorch-openpose's mapIdx (x channel − 19), not by limb.
+    map_idx_x = (31, 39, 33, 35, 41, 43, 19, 21, 23, 25, 27, 29, 47, 49, 53, 51, 55, 37, 45)
+    assert OPENPOSE18.paf_channel_order == tuple((m - 19) // 2 for m in map_idx_x)
+    assert COCO17.paf_channel_order == tuple(range(19))
 
 
 @pytest.mark.parametrize(

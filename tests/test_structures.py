@@ -52,3 +52,8 @@ def test_cat_and_empty():
     e = PoseInstances.empty(17)
     p = PoseInstances.cat([e, _people(2)])
     assert len(p) == 2 and p.num_keypoints == 17
+
+
+def test_to_coco_of_no_people_is_an_empty_list():
+    """An image where nothing was found (bottom-up, one-stage) must give [] , not a crash."""
+    assert PoseInstances.empty(17).to_coco(3) == []

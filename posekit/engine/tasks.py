@@ -45,6 +45,8 @@ class LastStage(nn.Module):
         out = self.model(images)
         return out[-1] if isinstance(out, list | tuple) else out
 
+from posekit.engine.bottomup_task import BottomUpTask  # noqa: E402  (it imports load_split lazily)
+
 
 def load_split(cfg: ExperimentConfig, split: str) -> CocoPoseDataset:
     """The train or val dataset of a config: explicit json + images, else ``data.root`` layout."""
@@ -75,19 +77,32 @@ class TopDownTask:
             raise ValueError(f"codec.kind {c.kind!r} is not a top-down heatmap codec")
         self.codec = HeatmapCodec(
             tuple(c.input_size), tuple(c.heatmap_size), c.sigma, refine=c.refine, udp=c.udp,
-            unbiased_encoding=c.unbiased_encoding,
+            unbiased_encoding=c.unbiased_encoding, background=c.background,
         )
         base = {"mse": KeypointMSELoss(use_target_weight=True),
                 "ohkm": OHKMLoss(topk=cfg.model.ohkm_topk, use_target_weight=True)}
         if cfg.model.loss not in base:
             raise ValueError(f"model.loss must be one of {sorted(base)}, got {cfg.model.loss!r}")
-        self.loss_fn = MultiStageLoss(base[cfg.model.loss])
+        self.loss_fn = MultiStageLoss(base[cfg.model.loss],
+                                      weights=cfg.model.stage_weights or None)
+        # CPN's GlobalNet: one codec per extra output level, its own σ, plain L2 (talk §9–11)
+        self.level_codecs = [
+            HeatmapCodec(tuple(c.input_size), tuple(c.heatmap_size), s, refine=c.refine,
+                         udp=c.udp, unbiased_encoding=c.unbiased_encoding)
+            for s in c.level_sigmas
+        ]
+        self.level_loss = KeypointMSELoss(use_target_weight=True)
         self._val: CocoPoseDataset | None = None
 
     def build_model(self) -> nn.Module:
-        return build_model(
+        model = build_model(
             self.cfg.model.name, num_keypoints=self.skeleton.num_keypoints, **self.cfg.model.kwargs
         )
+        if self.cfg.model.init_checkpoint:
+            from posekit.engine.mae import load_init_checkpoint
+
+            load_init_checkpoint(model, self.cfg.model.init_checkpoint)
+        return model
 
     def augment(self) -> TopDownAugment:
         a = self.cfg.augment
@@ -113,10 +128,27 @@ class TopDownTask:
         self, model: nn.Module, batch: dict[str, Tensor], device: torch.device
     ) -> dict[str, Tensor]:
         """Heatmap loss of one batch; the codec encodes targets from crop-space keypoints."""
-        targets = self.codec.encode(batch["keypoints"][:, None])  # (B, 1 person, K, 3) → targets
+        keypoints = batch["keypoints"][:, None]  # (B, 1 person, K, 3)
+        targets = self.codec.encode(keypoints)
         output = model(batch["image"].to(device, non_blocking=True))
-        loss = self.loss_fn(output, targets.heatmaps.to(device), targets.weights.to(device))
-        return {"loss": loss}
+        if not self.level_codecs:
+            loss = self.loss_fn(output, targets.heatmaps.to(device), targets.weights.to(device))
+            return {"loss": loss}
+        outputs = list(output) if isinstance(output, list | tuple) else [output]
+        if len(outputs) != len(self.level_codecs) + 1:
+            raise ValueError(
+                f"codec.level_sigmas has {len(self.level_codecs)} entries but the model returns "
+                f"{len(outputs)} outputs (need one more than level_sigmas: the last uses sigma)"
+            )
+        visible = (keypoints[..., 2] >= 2).to(keypoints.dtype)  # CPN: global loss on v = 2 only
+        level = outputs[0].new_zeros(())
+        for codec, out in zip(self.level_codecs, outputs[:-1], strict=True):
+            t = codec.encode(keypoints)
+            w = (t.weights * visible[:, 0]).to(device)
+            level = level + self.level_loss(out, t.heatmaps.to(device), w)
+        final = self.loss_fn(outputs[-1], targets.heatmaps.to(device), targets.weights.to(device))
+        return {"loss": level + final, "loss_levels": level.detach(),
+                "loss_final": final.detach()}
 
     def inference_model(self, model: nn.Module) -> nn.Module:
         """What export and the pipeline run: (B, 3, H, W) normalised crops → (B, K, h, w)
@@ -170,12 +202,25 @@ class TopDownTask:
         return evaluate_coco(coco.gt_dict, results, skeleton=self.skeleton, image_ids=image_ids)
 
 
+def _topdown_distill(cfg: ExperimentConfig) -> TopDownTask:
+    from posekit.engine.distill import DistillTask  # imports this module
+
+    return DistillTask(cfg)
+
+
+def _topdown_multi(cfg: ExperimentConfig) -> TopDownTask:
+    from posekit.engine.multidataset import MultiDatasetTask  # imports this module
+
+    return MultiDatasetTask(cfg)
+
+
 from posekit.engine.onestage_task import OneStageTask  # noqa: E402  (it imports load_split)
 
-TASKS = {"topdown": TopDownTask, "onestage": OneStageTask}
+TASKS = {"topdown": TopDownTask, "topdown_distill": _topdown_distill,
+         "topdown_multi": _topdown_multi, "onestage": OneStageTask, "bottomup": BottomUpTask}
 
 
-def build_task(cfg: ExperimentConfig) -> TopDownTask | OneStageTask:
+def build_task(cfg: ExperimentConfig) -> TopDownTask | OneStageTask | BottomUpTask:
     if cfg.model.task not in TASKS:
         raise ValueError(f"model.task must be one of {sorted(TASKS)}, got {cfg.model.task!r}")
     return TASKS[cfg.model.task](cfg)

@@ -11,6 +11,7 @@ the uninterrupted run's loss curve.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import math
@@ -55,14 +56,23 @@ __all__ = [
 
 
 def build_optimizer(model: nn.Module, cfg: ExperimentConfig) -> torch.optim.Optimizer:
-    """Adam / AdamW / SGD; no weight decay on biases and normalisation parameters."""
+    """Adam / AdamW / SGD; no weight decay on biases and normalisation parameters.
+
+    A model with ``param_groups(lr, weight_decay, layer_decay)`` (ViTPose) builds its own groups
+    (layer-wise LR decay, no decay on position embeddings too).
+    """
     o = cfg.optim
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim <= 1 else decay).append(p)
-    groups = [{"params": decay, "weight_decay": o.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
+    if hasattr(model, "param_groups"):
+        groups = model.param_groups(o.lr, o.weight_decay, o.layer_decay)
+        for g in groups:
+            g.pop("names", None)
+    else:
+        decay, no_decay = [], []
+        for p in model.parameters():
+            if p.requires_grad:
+                (no_decay if p.ndim <= 1 else decay).append(p)
+        groups = [{"params": decay, "weight_decay": o.weight_decay},
+                  {"params": no_decay, "weight_decay": 0.0}]
     if o.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=o.lr, betas=tuple(o.betas))
     if o.optimizer == "adam":
@@ -184,6 +194,18 @@ def train_one_epoch(
     return out
 
 
+@contextlib.contextmanager
+def _writing(path: Path):
+    """Name ``path`` in an OSError raised while writing it (``write`` errors carry no file name,
+    so a full disk would otherwise read "disk full while writing" with nothing after it)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+        raise
+
+
 class CsvLog:
     """Append-only CSV of training events (rank 0); columns grow as new keys appear.
 
@@ -204,7 +226,7 @@ class CsvLog:
 
     def _rewrite(self) -> None:
         tmp = self.path.with_suffix(".tmp")
-        with tmp.open("w", newline="") as f:
+        with _writing(self.path), tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=self.keys, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(self.rows)
@@ -229,7 +251,7 @@ class CsvLog:
         self.rows.append(row)
         new = [k for k in row if k not in self.keys]
         if not new and not self.fresh and self.path.exists():
-            with self.path.open("a", newline="") as f:
+            with _writing(self.path), self.path.open("a", newline="") as f:
                 csv.DictWriter(f, fieldnames=self.keys).writerow(row)
             return
         self.keys.extend(new)
@@ -394,7 +416,8 @@ def main(
                 (out_dir / name).unlink(missing_ok=True)
         else:
             _truncate_log(log, start_epoch - 1, validated=pending is None)
-        save_config(cfg, out_dir / "config.yaml")
+        with _writing(out_dir / "config.yaml"):
+            save_config(cfg, out_dir / "config.yaml")
     if distributed:
         model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
                                         else None)

@@ -25,13 +25,15 @@ from torch import nn
 from posekit.data.coco import CocoPoseDataset
 from posekit.data.mpii import mpii_to_coco
 from posekit.data.topdown import TopDownDataset, ground_truth_boxes
+from posekit.data.transforms import crop_to_image
 from posekit.engine.tasks import TopDownTask
 from posekit.evaluation import evaluate_coco
+from posekit.evaluation.baselines import MeanPose
 from posekit.evaluation.pck import pck_bbox
 from posekit.skeletons import COCO17, Skeleton, conversion_table, convert_keypoints, get_skeleton
 
 __all__ = ["REAL_SAMPLES", "RealScore", "load_real_sample", "to_coco17_gt", "shared_mask",
-           "score_dataset", "score_real_samples", "FIXTURES"]
+           "score_dataset", "score_real_samples", "score_mean_pose", "FIXTURES"]
 
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "real"
 # name → (annotation file, image root, skeleton, COCO AP reported?) relative to FIXTURES
@@ -94,6 +96,19 @@ class RealScore:
         return self.pck_hits / self.pck_total if self.pck_total else float("nan")
 
 
+def _score(coco: CocoPoseDataset, boxes: list, pred: np.ndarray, model_skel: Skeleton,
+           name: str, alpha: float) -> tuple[int, int]:
+    """PCK hits and total of (N, K_model, 3) predictions for the GT ``boxes`` of ``coco``."""
+    data_skel = coco.skeleton
+    pred_data = convert_keypoints(pred, model_skel, data_skel)[..., :2]  # (N, K_data, 2)
+    gt = np.stack([coco.records[b.record_index].people[b.person_index].keypoints for b in boxes])
+    bbox = np.stack([coco.records[b.record_index].people[b.person_index].bbox for b in boxes])
+    mask = np.broadcast_to(shared_mask(model_skel, data_skel), gt.shape[:2])
+    res = pck_bbox(pred_data, gt, bbox, alpha, mask=mask)
+    total = int(res.counts.sum())
+    return (int(round(res.mean * total)) if total else 0), total
+
+
 @torch.no_grad()
 def score_dataset(task: TopDownTask, model: nn.Module, coco: CocoPoseDataset, name: str, *,
                   ap: bool, flip_test: bool = True, alpha: float = 0.2) -> RealScore:
@@ -104,22 +119,29 @@ def score_dataset(task: TopDownTask, model: nn.Module, coco: CocoPoseDataset, na
                            boxes=boxes)
     pipe = task.pipeline(model, "cpu", flip_test)
     preds = pipe.predict_crops(crops)  # in the order of ``boxes``
-    model_skel, data_skel = task.skeleton, coco.skeleton
-    pred = np.stack([p.keypoints for p in preds])  # (N, K_model, 3)
-    pred_data = convert_keypoints(pred, model_skel, data_skel)[..., :2]  # (N, K_data, 2)
-    gt = np.stack([coco.records[b.record_index].people[b.person_index].keypoints for b in boxes])
-    bbox = np.stack([coco.records[b.record_index].people[b.person_index].bbox for b in boxes])
-    mask = np.broadcast_to(shared_mask(model_skel, data_skel), gt.shape[:2])
-    res = pck_bbox(pred_data, gt, bbox, alpha, mask=mask)
-    total = int(res.counts.sum())
-    hits = int(round(res.mean * total)) if total else 0
+    model_skel = task.skeleton
+    hits, total = _score(coco, boxes, np.stack([p.keypoints for p in preds]), model_skel, name,
+                         alpha)
     ap_value = None
     if ap:
         if model_skel.name != COCO17.name:
             raise ValueError(f"COCO AP needs a COCO-17 model, got {model_skel.name}")
-        gt17 = to_coco17_gt(coco) if data_skel.name != COCO17.name else coco.gt_dict
+        gt17 = to_coco17_gt(coco) if coco.skeleton.name != COCO17.name else coco.gt_dict
         ap_value = evaluate_coco(gt17, pipe.to_coco_results(preds), skeleton=COCO17).stats["AP"]
     return RealScore(name, len(boxes), hits, total, ap_value)
+
+
+def score_mean_pose(mean_pose: MeanPose, coco: CocoPoseDataset, name: str, *,
+                    alpha: float = 0.2) -> RealScore:
+    """The floor: PCK of a COCO-17 mean pose (fitted on SynthPose) placed in every GT box."""
+    boxes = ground_truth_boxes(coco)
+    pred = []
+    for b in boxes:
+        center, scale = mean_pose._crop_frame(b.bbox)
+        xy = crop_to_image(mean_pose.mean_xy, center, scale, 0.0, mean_pose.input_size)
+        pred.append(np.concatenate([xy, mean_pose.frequency[:, None]], axis=1))
+    hits, total = _score(coco, boxes, np.stack(pred).astype(np.float32), COCO17, name, alpha)
+    return RealScore(name, len(boxes), hits, total, None)
 
 
 def score_real_samples(task: TopDownTask, model: nn.Module, root: str | Path = FIXTURES,

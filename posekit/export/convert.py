@@ -34,8 +34,11 @@ from torch import Tensor
 
 from posekit.config import ExperimentConfig, config_to_dict, load_config
 from posekit.engine.checkpoint import save_checkpoint
+from posekit.models.cpm import remap_cpm_state_dict
+from posekit.models.openpose import remap_openpose_cmu_state_dict
 from posekit.models.rtmo import remap_rtmo_state_dict
 from posekit.models.simplebaseline import remap_simple_baseline_state_dict
+from posekit.models.vitpose import remap_vitpose_state_dict
 
 __all__ = ["CONVERTERS", "MMPOSE_NUMPY_GLOBALS", "load_foreign_checkpoint", "convert_state_dict",
            "convert_checkpoint", "convert_cli"]
@@ -50,6 +53,12 @@ CONVERTERS: dict[str, Callable[[dict[str, Tensor]], dict[str, Tensor]]] = {
     "rtmo_s": remap_rtmo_state_dict,
     "rtmo_m": remap_rtmo_state_dict,
     "rtmo_l": remap_rtmo_state_dict,
+    "vitpose_small": remap_vitpose_state_dict,  # MMPose 1.x and official ViTPose (0.x) layouts
+    "vitpose_base": remap_vitpose_state_dict,
+    "vitpose_large": remap_vitpose_state_dict,
+    "vitpose_huge": remap_vitpose_state_dict,
+    "cpm_6stage": remap_cpm_state_dict,  # MMPose td-hm_cpm_* (COCO 17 maps, no background)
+    "openpose_cmu_coco": remap_openpose_cmu_state_dict,  # pytorch-openpose body_pose_model.pth
 }
 
 # The numpy globals of a released MMPose checkpoint's ``meta`` (REFERENCE.md, "Tooling facts"),

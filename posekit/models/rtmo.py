@@ -352,6 +352,13 @@ class DCC(nn.Module):
         self.register_buffer("x_bins", torch.linspace(-0.5, 0.5, num_bins[0]), persistent=False)
         self.register_buffer("y_bins", torch.linspace(-0.5, 0.5, num_bins[1]), persistent=False)
 
+    @staticmethod
+    def _logits(feats: Tensor, phi: nn.Linear, pe: Tensor) -> Tensor:
+        """feats (M, K, F), φ = Linear(P → F), pe (M, B, P) → f_k · φ(pe_i), (M, K, B)."""
+        projected = torch.matmul(feats, phi.weight)  # (M, K, P)
+        offset = torch.matmul(feats, phi.bias.unsqueeze(-1))  # (M, K, 1)
+        return torch.matmul(projected, pe.transpose(1, 2)) + offset
+
     def forward(self, pose_vecs: Tensor, boxes: Tensor, grids: Tensor) -> DCCOutput:
         """pose_vecs (M, C), boxes (M, 4) xyxy and grids (M, 2) anchor xy, in input pixels."""
         sigmas = torch.sigmoid(self.sigma_fc(pose_vecs)) * self.sigma_scale  # (M, K)
@@ -359,14 +366,16 @@ class DCC(nn.Module):
         bins_x = dcc_bins(self.x_bins, center[:, 0], scale[:, 0])  # (M, Bx)
         bins_y = dcc_bins(self.y_bins, center[:, 1], scale[:, 1])  # (M, By)
         rel = center - grids  # the encoding sees bins relative to the anchor point
-        enc_x = self.x_fc(sine_pe(dcc_bins(self.x_bins, rel[:, 0], scale[:, 0]),
-                                  self.pe_channels, self.pe_temperature))  # (M, Bx, F)
-        enc_y = self.y_fc(sine_pe(dcc_bins(self.y_bins, rel[:, 1], scale[:, 1]),
-                                  self.pe_channels, self.pe_temperature))  # (M, By, F)
+        pe_x = sine_pe(dcc_bins(self.x_bins, rel[:, 0], scale[:, 0]), self.pe_channels,
+                       self.pe_temperature)  # (M, Bx, P)
+        pe_y = sine_pe(dcc_bins(self.y_bins, rel[:, 1], scale[:, 1]), self.pe_channels,
+                       self.pe_temperature)  # (M, By, P)
         feats = self.pose_to_kpts(pose_vecs).reshape(-1, self.num_keypoints, self.feat_channels)
         feats = self.gau(feats)  # (M, K, F)
-        prob_x = bin_softmax(torch.matmul(feats, enc_x.transpose(1, 2)))  # (M, K, Bx)
-        prob_y = bin_softmax(torch.matmul(feats, enc_y.transpose(1, 2)))  # (M, K, By)
+        # f_k · φ(PE(x_i)) with φ(e) = W e + b, computed as (Wᵀ f_k) · PE(x_i) + f_k · b: the same
+        # number, without applying φ to every bin of every instance (5× fewer multiply-adds).
+        prob_x = bin_softmax(self._logits(feats, self.x_fc, pe_x))  # (M, K, Bx)
+        prob_y = bin_softmax(self._logits(feats, self.y_fc, pe_y))  # (M, K, By)
         keypoints = torch.stack((decode_bins(prob_x, bins_x, self.decode),
                                  decode_bins(prob_y, bins_y, self.decode)), dim=-1)
         return DCCOutput(keypoints, prob_x, prob_y, sigmas, bins_x, bins_y)

@@ -35,7 +35,8 @@ def flip_heatmaps(heatmaps: Tensor, flip_indices: list[int], shift: bool) -> Ten
     ``shift`` moves the result one heatmap pixel right, MMPose's compensation for the ~0.75 px
     misalignment of biased (non-UDP) coordinate mapping; with UDP the flip is exact.
     """
-    out = heatmaps.flip(-1)[:, flip_indices]  # (B, K, h, w)
+    extra = list(range(len(flip_indices), heatmaps.shape[1]))  # e.g. CPM's background map
+    out = heatmaps.flip(-1)[:, list(flip_indices) + extra]  # (B, K[+1], h, w)
     if shift:
         out = torch.cat([out[..., :1], out[..., :-1]], dim=-1)
     return out

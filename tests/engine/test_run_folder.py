@@ -151,9 +151,13 @@ def reference_run(tmp_path_factory):
 
 # The save sequence of a validation epoch is last.pt (val pending), best.pt (if better), last.pt;
 # call n of save_checkpoint is killed before it writes (leaving its temp file) or just after.
+# Epoch 0 saves with calls 1-3, epoch 1 (a new best over an existing one) with calls 4-6: every
+# point of epoch 1's sequence, plus a kill before the very first checkpoint (start over).
+KILL_POINTS = [(1, "before")] + [(c, w) for c in (4, 5, 6) for w in ("before", "after")]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("call", [1, 2, 3, 4, 5, 6])
-@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize(("call", "when"), KILL_POINTS)
 def test_kill_at_any_save_then_resume_leaves_no_trace(reference_run, tmp_path, monkeypatch,
                                                       call, when):
     cfg, ref = reference_run
@@ -196,3 +200,21 @@ def test_kill_at_any_save_then_resume_leaves_no_trace(reference_run, tmp_path, m
     for k, v in ref_best["ema"]["module"].items():
         torch.testing.assert_close(best["ema"]["module"][k], v, rtol=1e-5, atol=1e-7)
     assert not last["val_pending"]
+
+
+def test_full_disk_while_logging_names_the_file(tmp_path, monkeypatch):
+    """A failed write() carries no file name; the log re-raises it with metrics.csv named."""
+    import errno
+
+    from posekit.errors import one_line_error
+
+    log = engine.CsvLog(tmp_path / "metrics.csv", enabled=True)
+    log({"kind": "iter", "loss": 1.0})
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(engine.csv.DictWriter, "writerow", full)
+    with pytest.raises(OSError) as info:
+        log({"kind": "iter", "loss": 2.0})
+    assert one_line_error(info.value) == f"disk full while writing {tmp_path / 'metrics.csv'}"

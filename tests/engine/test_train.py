@@ -44,17 +44,22 @@ def test_cosine_schedule_reaches_floor(tiny_cfg):
 
 @pytest.mark.slow
 def test_tiny_overfit_loss_falls_tenfold(tiny_cfg):
-    """8 fixed crops, no augmentation: the heatmap loss must fall by more than 10x."""
-    cfg = apply_overrides(tiny_cfg, NO_AUGMENT + ["optim.lr=3e-3", "optim.weight_decay=0"])
+    """4 fixed crops at 96x64, no augmentation: the heatmap loss must fall by more than 10x.
+
+    (Was 8 crops at 128x96 for 300 steps; this measures the same thing at ~1/8 of the cost:
+    150 steps already reach a ~300x fall.)"""
+    cfg = apply_overrides(tiny_cfg, NO_AUGMENT + [
+        "optim.lr=3e-3", "optim.weight_decay=0", "codec.input_size=[64, 96]",
+        "codec.heatmap_size=[16, 24]", "codec.sigma=1.5"])
     torch.manual_seed(0)
     task = build_task(cfg)
     model = task.build_model()
-    data = Subset(task.train_dataset(), range(8))
-    batch = next(iter(DataLoader(data, batch_size=8)))
+    data = Subset(task.train_dataset(), range(4))
+    batch = next(iter(DataLoader(data, batch_size=4)))
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
     model.train()
-    for _ in range(300):
+    for _ in range(150):
         loss = task.loss(model, batch, torch.device("cpu"))["loss"]
         opt.zero_grad()
         loss.backward()

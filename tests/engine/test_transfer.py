@@ -95,3 +95,22 @@ def test_score_counts_exactly_the_labelled_shared_points() -> None:
         assert s.pck_total == want
         assert 0 <= s.pck_hits <= s.pck_total
         assert (s.ap is not None) == (name == "coco")
+
+
+def test_mean_pose_floor_scores_the_same_points(tmp_path) -> None:
+    from posekit.data.coco import CocoPoseDataset
+    from posekit.data.synthpose import generate_dataset
+    from posekit.engine.transfer import score_mean_pose
+    from posekit.evaluation.baselines import MeanPose
+
+    generate_dataset(tmp_path, 6, seed=0, size=128, split="train")
+    mp = MeanPose((96, 128)).fit(CocoPoseDataset.from_dir(tmp_path, "train"))
+    cfg = load_config(DEMO_CONFIG)
+    task = build_task(cfg)
+    torch.manual_seed(0)
+    model = task.build_model()
+    ds = load_real_sample("aic")
+    floor = score_mean_pose(mp, ds, "aic")
+    net = score_dataset(task, model, ds, "aic", ap=False, flip_test=False)
+    assert floor.pck_total == net.pck_total == 83 and floor.people == net.people == 9
+    assert 0 < floor.pck_hits < floor.pck_total  # a mean pose in the box hits some, not all

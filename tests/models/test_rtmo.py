@@ -187,3 +187,86 @@ def test_onnx_export_parity(tmp_path):
         want = net(x)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w.numpy(), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_onnx_dynamo_export_dynamic_batch(tmp_path):
+    """The product layer's exporter settings (dynamo, opset 18, free batch axis)."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    import contextlib
+    import io
+    import warnings
+
+    torch.manual_seed(0)
+    net = RTMOInference(rtmo_tiny().eval()).eval()
+    path = tmp_path / "rtmo_tiny_dyn.onnx"
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.rand(2, 3, 64, 96) * 255,), str(path), dynamo=True,
+                          opset_version=18, input_names=["input"],
+                          dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=4096)},))
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for batch in (1, 3):
+        x = torch.rand(batch, 3, 64, 96) * 255
+        got = sess.run(None, {"input": x.numpy()})
+        with torch.no_grad():
+            want = net(x)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(g, w.numpy(), atol=1e-4, rtol=1e-4)
+
+
+def test_dcc_argmax_decode_lands_on_a_bin(converted_s, golden):
+    x = torch.from_numpy(golden["input"])
+    with torch.no_grad():
+        out = converted_s(x)
+        boxes = RTMO.decode_boxes(out.box_deltas, out.priors)[0]
+        converted_s.dcc.decode = "argmax"
+        try:
+            dcc = converted_s.dcc(out.pose_vecs[0], boxes, out.priors[:, :2])
+        finally:
+            converted_s.dcc.decode = "expectation"
+    best_x = dcc.bins_x.gather(1, dcc.prob_x.argmax(-1))  # (M, K)
+    torch.testing.assert_close(dcc.keypoints[..., 0], best_x)
+    assert not torch.allclose(dcc.keypoints[..., 0], torch.from_numpy(golden["keypoints"][..., 0]))
+
+
+@pytest.mark.parametrize("variant,count", [("rtmo-s_coco_640x640", 9_868_899),
+                                           ("rtmo-m_coco_640x640", 22_526_307),
+                                           ("rtmo-l_coco_640x640", 44_693_315),
+                                           ("rtmo_tiny_synthpose_256x256", 520_307)])
+def test_configs_build_the_counted_models(variant, count):
+    from posekit.config import load_config
+
+    cfg = load_config(Path(__file__).parents[2] / "configs" / "rtmo" / f"{variant}.yaml")
+    assert cfg.model.task == "onestage"
+    w, h = cfg.codec.input_size
+    assert h % 32 == 0 and w % 32 == 0
+    model = build_model(cfg.model.name, **cfg.model.kwargs)
+    assert sum(p.numel() for p in model.parameters()) == count
+
+
+def test_posekit_convert_reproduces_mmpose(tmp_path, keys, golden):
+    """`posekit convert` end to end (needs the one-stage task from issue 10's training half)."""
+    from posekit.engine.tasks import TASKS
+
+    if "onestage" not in TASKS:
+        pytest.skip("the onestage task is not registered on this branch yet")
+    from posekit.export.convert import convert_checkpoint
+
+    weights = {k: torch.from_numpy(v)
+               for k, v in seeded_weights([(k, tuple(s)) for k, s in keys["s"]]).items()}
+    for k, s in keys["s"]:
+        if k not in weights:
+            weights[k] = torch.zeros(s, dtype=torch.long if "num_batches" in k else torch.float32)
+    src = tmp_path / "rtmo-s_mmpose.pth"
+    torch.save({"meta": {"epoch": 600}, "state_dict": weights}, src)
+    config = Path(__file__).parents[2] / "configs" / "rtmo" / "rtmo-s_coco_640x640.yaml"
+    out = convert_checkpoint(src, config, tmp_path / "rtmo_s.pt")
+    state = torch.load(out, weights_only=True)["model"]
+    model = rtmo_s().eval()
+    model.load_state_dict(state)
+    with torch.no_grad():
+        raw = model(torch.from_numpy(golden["input"]))
+    np.testing.assert_allclose(raw.vis_logits[0].numpy(), golden["vis_logits"], atol=1e-4,
+                               rtol=1e-4)

@@ -26,7 +26,22 @@ def test_registry_lists_every_depth() -> None:
     }
 
 
-@pytest.mark.parametrize("name", SIMPLE_BASELINE_NAMES)
+# ResNet-101/152 repeat ResNet-50's bottleneck blocks: real forward/backward on the others,
+# shapes of the deep ones on the meta device (no memory, no arithmetic).
+DEEP = ("simple_baseline_res101", "simple_baseline_res152")
+
+
+@pytest.mark.parametrize("name", DEEP)
+def test_deep_variants_shapes_on_meta_device(name: str) -> None:
+    with torch.device("meta"):
+        model = build_model(name, num_keypoints=5).train()
+        heatmaps = model(torch.empty(2, 3, 64, 32))
+    assert isinstance(heatmaps, Tensor) and heatmaps.shape == (2, 5, 16, 8)
+    assert model.output_stride == 4
+    assert all(p.requires_grad for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", [n for n in SIMPLE_BASELINE_NAMES if n not in DEEP])
 def test_forward_backward(name: str) -> None:
     """Heatmaps at stride 4, finite, and a loss reaches every parameter."""
     torch.manual_seed(0)

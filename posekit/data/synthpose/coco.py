@@ -188,6 +188,7 @@ def _summary(dataset: dict, root: Path, ann_file: Path, seconds: float, workers:
     return {
         "out_dir": str(root), "annotation_file": str(ann_file), "split": info["split"],
         "crowd": info["crowd"], "size": info["size"], "seed": info["seed"], "workers": workers,
+        "style": info.get("style", DEFAULT_STYLE), "skeleton": info.get("skeleton", COCO17.name),
         "num_images": n_img, "num_people": len(anns),
         "people_per_image": {"mean": float(per_image.mean()), "min": int(per_image.min()),
                              "max": int(per_image.max())},
@@ -206,7 +207,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     views = "  ".join(f"{k} {100 * v:.0f}%" for k, v in s["views"].items())
     return "\n".join([
         f"SynthPose: {s['num_images']} images {s['size']}x{s['size']} (crowd={s['crowd']}, "
-        f"seed={s['seed']}, split={s['split']}) -> {s['out_dir']}",
+        f"seed={s['seed']}, split={s['split']}, style={s.get('style', DEFAULT_STYLE)}, "
+        f"skeleton={s.get('skeleton', COCO17.name)}) -> {s['out_dir']}",
         f"  annotations: {s['annotation_file']}",
         f"  people: {s['num_people']} (per image mean {ppi['mean']:.2f}, min {ppi['min']}, "
         f"max {ppi['max']})",

@@ -11,6 +11,7 @@ import pytest
 from posekit.data.synthpose import (
     EXTRA_KEYPOINTS,
     Part,
+    format_summary,
     generate_dataset,
     render_image,
     render_scene,
@@ -90,6 +91,7 @@ def test_mpii_dataset_uses_mpii_names_and_the_same_images(tmp_path: Path) -> Non
     dm = json.loads(Path(mpii["annotation_file"]).read_text())
     assert dm["categories"][0]["keypoints"] == list(MPII16.keypoint_names)
     assert dm["info"]["skeleton"] == "mpii16"
+    assert "style=classic, skeleton=mpii16)" in format_summary(mpii)
     assert len(dc["annotations"]) == len(dm["annotations"])
     for ac, am in zip(dc["annotations"], dm["annotations"], strict=True):
         kc = np.array(ac["keypoints"]).reshape(17, 3)

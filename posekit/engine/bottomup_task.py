@@ -1,0 +1,208 @@
+"""The bottom-up paradigm for the engine: OpenPose on full images (talk §14–§21).
+
+:class:`BottomUpDataset` yields whole images (augmented by scale, rotation and flip) with their
+targets from :class:`posekit.codecs.paf.PafCodec`: OpenPose-18 confidence maps (+ background), PAFs
+in CMU's channel order and the loss mask W (0 over crowd regions and people without keypoints).
+Flipping mirrors the keypoints and swaps left/right parts, so the PAF targets, drawn from the
+flipped people, swap their limbs too. :class:`BottomUpTask` is the ``TASKS["bottomup"]`` entry.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from posekit.codecs.paf import PafCodec
+from posekit.config import ExperimentConfig
+from posekit.data.coco import CocoPoseDataset
+from posekit.data.topdown import image_to_tensor
+from posekit.engine.distributed import all_gather_objects, get_rank, get_world_size
+from posekit.evaluation import EvalReport, evaluate_coco
+from posekit.grouping import GroupingConfig
+from posekit.models import build_model
+from posekit.pipelines.bottomup import BottomUp, LastStage
+from posekit.skeletons import COCO17, OPENPOSE18, convert_keypoints
+
+__all__ = ["BottomUpDataset", "BottomUpTask", "masked_l2_loss"]
+
+
+class BottomUpDataset(Dataset):
+    """Full images resized (and augmented) to ``input_size`` = (w, h) with OpenPose targets."""
+
+    def __init__(
+        self, coco: CocoPoseDataset, input_size: tuple[int, int], codec: PafCodec, *,
+        train: bool = True, scale_range: tuple[float, float] = (0.75, 1.25),
+        rotate_factor: float = 30.0, flip_prob: float = 0.5, seed: int = 0,
+    ) -> None:
+        self.coco = coco
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.codec = codec
+        self.train = train
+        self.scale_range = scale_range
+        self.rotate_factor = rotate_factor
+        self.flip_prob = flip_prob
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.coco)
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        record = self.coco.records[index]
+        image = self.coco.load_image(record)
+        people = [p for p in record.people if not p.iscrowd and p.num_keypoints > 0]
+        ignore_boxes = [p.bbox for p in record.people if p.iscrowd or p.num_keypoints == 0]
+        kpts = (np.stack([p.keypoints for p in people]).astype(np.float64) if people
+                else np.zeros((0, 17, 3)))
+        if kpts.shape[1] != 17:
+            raise ValueError(f"{record.file_name}: bottom-up training reads COCO-17 keypoints, "
+                             f"got {kpts.shape[1]} per person")
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        h, w = image.shape[:2]
+        ow, oh = self.input_size
+        scale = min(ow / w, oh / h)
+        angle, flip = 0.0, False
+        if self.train:
+            scale *= rng.uniform(*self.scale_range)
+            angle = float(np.clip(rng.normal(0, self.rotate_factor / 2), -self.rotate_factor,
+                                  self.rotate_factor))
+            flip = rng.random() < self.flip_prob
+        mat = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, scale)
+        mat[:, 2] += ((ow - 1) / 2 - (w - 1) / 2, (oh - 1) / 2 - (h - 1) / 2)
+        if flip:  # x → (ow − 1) − x after the affine map
+            mat = np.array([[-1, 0, ow - 1], [0, 1, 0]], np.float64) @ np.vstack([mat, [0, 0, 1]])
+        warped = cv2.warpAffine(image, mat, (ow, oh), flags=cv2.INTER_LINEAR,
+                                borderValue=(128, 128, 128))
+        ignore = np.zeros((h, w), np.uint8)
+        for x, y, bw, bh in ignore_boxes:
+            ignore[int(y):int(np.ceil(y + bh)), int(x):int(np.ceil(x + bw))] = 1
+        ignore = cv2.warpAffine(ignore, mat, (ow, oh), flags=cv2.INTER_NEAREST) > 0
+        if len(kpts):
+            xy = kpts[..., :2] @ mat[:, :2].T + mat[:, 2]
+            kpts = np.concatenate([xy, kpts[..., 2:]], axis=-1)
+            if flip:
+                kpts = kpts[:, COCO17.flip_indices]
+        op18 = convert_keypoints(kpts.astype(np.float32), COCO17, OPENPOSE18)
+        targets = self.codec.encode(op18, ignore)
+        return {
+            "image": image_to_tensor(warped),
+            "heatmaps": torch.from_numpy(targets.heatmaps),
+            "pafs": torch.from_numpy(targets.pafs),
+            "mask": torch.from_numpy(targets.mask),
+        }
+
+
+def masked_l2_loss(outputs: tuple[list[Tensor], list[Tensor]], pafs: Tensor, heatmaps: Tensor,
+                   mask: Tensor) -> Tensor:
+    """f = Σ_t f_L^t + Σ_t f_S^t, each Σ_p W(p)·‖pred(p) − target(p)‖² (talk §19), averaged
+    over batch, channels and pixels."""
+    paf_stages, hm_stages = outputs
+    w = mask[:, None]
+    loss = heatmaps.new_zeros(())
+    for pred in paf_stages:
+        loss = loss + (w * (pred - pafs) ** 2).mean()
+    for pred in hm_stages:
+        loss = loss + (w * (pred - heatmaps) ** 2).mean()
+    return loss
+
+
+class BottomUpTask:
+    """OpenPose (confidence maps + PAFs) trained on full images; people in COCO-17."""
+
+    collate_fn = None  # fixed-size targets: the default collate stacks them
+    MAX_PEAKS = 64  # per part: caps grouping cost on an untrained model's noisy maps
+
+    def __init__(self, cfg: ExperimentConfig) -> None:
+        self.cfg = cfg
+        self.skeleton = COCO17
+        c = cfg.codec
+        if c.kind != "paf":
+            raise ValueError(f"codec.kind must be 'paf' for model.task bottomup, got {c.kind!r}")
+        if cfg.data.skeleton not in ("coco17", "coco"):
+            raise ValueError(f"data.skeleton must be coco17 for bottom-up, got "
+                             f"{cfg.data.skeleton!r}")
+        iw, ih = c.input_size
+        hw, hh = c.heatmap_size
+        if iw % hw or ih % hh or iw // hw != ih // hh:
+            raise ValueError(f"codec.input_size {c.input_size} must be one stride times "
+                             f"codec.heatmap_size {c.heatmap_size}")
+        self.stride = iw // hw
+        self.codec = PafCodec((hw, hh), stride=self.stride, sigma=c.sigma,
+                              limb_width=c.limb_width, skeleton=OPENPOSE18, background=True)
+        self._val: CocoPoseDataset | None = None
+
+    def build_model(self) -> nn.Module:
+        return build_model(self.cfg.model.name, **self.cfg.model.kwargs)
+
+    def train_dataset(self) -> Dataset:
+        from posekit.engine.tasks import load_split
+
+        a = self.cfg.augment
+        return BottomUpDataset(
+            load_split(self.cfg, "train"), tuple(self.cfg.codec.input_size), self.codec,
+            train=True, scale_range=tuple(a.scale_range), rotate_factor=a.rotate_factor,
+            flip_prob=a.flip_prob, seed=self.cfg.train.seed,
+        )
+
+    def val_coco(self) -> CocoPoseDataset:
+        from posekit.engine.tasks import load_split
+
+        if self._val is None:
+            self._val = load_split(self.cfg, "val")
+        return self._val
+
+    def loss(self, model: nn.Module, batch: dict[str, Tensor], device: torch.device
+             ) -> dict[str, Tensor]:
+        out = model(batch["image"].to(device, non_blocking=True))
+        loss = masked_l2_loss(out, batch["pafs"].to(device), batch["heatmaps"].to(device),
+                              batch["mask"].to(device))
+        return {"loss": loss}
+
+    def inference_model(self, model: nn.Module) -> nn.Module:
+        """forward(x) → (heatmaps, pafs) of the last stages: what the pipeline consumes."""
+        return LastStage(model).eval()
+
+    def example_input(self, batch: int = 1) -> Tensor:
+        w, h = self.cfg.codec.input_size
+        return torch.zeros(batch, 3, h, w)
+
+    def pipeline(self, model, device: torch.device | str = "cpu",
+                 flip_test: bool | None = None) -> BottomUp:
+        """``model``: an OpenPose module, or any callable x → (heatmaps, pafs)."""
+        network = self.inference_model(model) if isinstance(model, nn.Module) and not isinstance(
+            model, LastStage) else model
+        cmu = "cmu" in self.cfg.model.name
+        return BottomUp(
+            network, OPENPOSE18, input_height=self.cfg.codec.input_size[1], stride=self.stride,
+            flip_test=self.cfg.test.flip_test if flip_test is None else flip_test,
+            preprocess="cmu" if cmu else "imagenet", device=device,
+            grouping=GroupingConfig(max_peaks=self.MAX_PEAKS),
+        )
+
+    def predict(self, model, coco: CocoPoseDataset, device: torch.device | str = "cpu", *,
+                detections: str | None = None, flip_test: bool | None = None,
+                max_images: int = 0) -> list[dict]:
+        """COCO results for the first ``max_images`` images (all when 0); ``detections`` is
+        ignored (bottom-up needs no boxes). Images are sharded over DDP ranks."""
+        pipe = self.pipeline(model, device, flip_test)
+        n = min(len(coco), max_images) if max_images > 0 else len(coco)
+        mine = []
+        for i in range(get_rank(), n, get_world_size()):
+            record = coco.records[i]
+            people = pipe(coco.load_image(record), record.image_id)
+            if len(people):
+                mine.extend(people.to_coco(record.image_id))
+        return [r for part in all_gather_objects(mine) for r in part]
+
+    def evaluate(self, model, device: torch.device | str = "cpu") -> EvalReport:
+        coco = self.val_coco()
+        cap = self.cfg.data.max_val_images
+        results = self.predict(model, coco, device, max_images=cap)
+        image_ids = [r.image_id for r in coco.records][: cap or None]
+        return evaluate_coco(coco.gt_dict, results, skeleton=self.skeleton, image_ids=image_ids)

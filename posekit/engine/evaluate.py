@@ -51,6 +51,8 @@ def evaluate_checkpoint(
 ) -> tuple[EvalReport, list[dict]]:
     """COCO results and AP of a checkpoint on a dataset (GT boxes unless ``detections`` or
     ``detector``, a one-stage checkpoint whose boxes are used)."""
+    if detector is not None and detections:
+        raise ValueError("give either --detections or --detector, not both")
     cfg, model = load_trained(checkpoint, config)
     task = build_task(dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, workers=0)))
     data = Path(data)
@@ -59,8 +61,6 @@ def evaluate_checkpoint(
     else:
         coco = CocoPoseDataset(data, images or data.parent, skeleton=cfg.data.skeleton)
     if detector is not None:
-        if detections:
-            raise ValueError("give either --detections or --detector, not both")
         detections = _detections_file(detector, coco, device, Path(checkpoint))
     results = task.predict(model.to(device), coco, device, detections=detections,
                            flip_test=flip_test)

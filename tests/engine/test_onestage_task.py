@@ -43,20 +43,24 @@ def test_dataset_without_augmentation_is_a_letterbox():
 
 def test_a_few_steps_lower_the_loss():
     torch.manual_seed(0)
-    task = build_task(_cfg())
+    task = build_task(_cfg("codec.input_size=[96, 96]"))
     model = task.build_model()
     ds = task.train_dataset()
     batch = task.collate_fn([ds[i] for i in range(len(ds))])
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
-    losses = []
-    for _ in range(6):
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    losses, mle = [], []
+    for _ in range(5):
         out = task.loss(model, batch, torch.device("cpu"))
         opt.zero_grad()
         out["loss"].backward()
         opt.step()
         losses.append(float(out["loss"].detach()))
+        mle.append(float(out["loss_mle"]))
     assert all(k in out for k in ("loss_cls", "loss_iou", "loss_oks", "loss_mle", "loss_vis"))
-    assert losses[-1] < losses[0]
+    # the dynamic assignment changes the positives each step, so the total is noisy: the DCC's
+    # MLE term must fall, and the total must end below where it started
+    assert mle[-1] < 0.8 * mle[0]
+    assert min(losses[-2:]) < losses[0]
 
 
 def test_predict_gives_coco_results_in_image_pixels():

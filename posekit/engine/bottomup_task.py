@@ -19,7 +19,7 @@ from posekit.codecs.paf import PafCodec
 from posekit.config import ExperimentConfig
 from posekit.data.coco import CocoPoseDataset
 from posekit.data.topdown import image_to_tensor
-from posekit.engine.distributed import all_gather_objects, get_rank, get_world_size
+from posekit.engine.distributed import predict_whole_images
 from posekit.evaluation import EvalReport, evaluate_coco
 from posekit.grouping import GroupingConfig
 from posekit.models import build_model
@@ -190,15 +190,7 @@ class BottomUpTask:
                 max_images: int = 0) -> list[dict]:
         """COCO results for the first ``max_images`` images (all when 0); ``detections`` is
         ignored (bottom-up needs no boxes). Images are sharded over DDP ranks."""
-        pipe = self.pipeline(model, device, flip_test)
-        n = min(len(coco), max_images) if max_images > 0 else len(coco)
-        mine = []
-        for i in range(get_rank(), n, get_world_size()):
-            record = coco.records[i]
-            people = pipe(coco.load_image(record), record.image_id)
-            if len(people):
-                mine.extend(people.to_coco(record.image_id))
-        return [r for part in all_gather_objects(mine) for r in part]
+        return predict_whole_images(self.pipeline(model, device, flip_test), coco, max_images)
 
     def evaluate(self, model, device: torch.device | str = "cpu") -> EvalReport:
         coco = self.val_coco()

@@ -14,6 +14,7 @@ import torch.distributed as dist
 from torch import nn
 
 __all__ = [
+    "predict_whole_images",
     "init_distributed",
     "cleanup_distributed",
     "is_distributed",
@@ -102,3 +103,14 @@ def broadcast_object(obj: Any, src: int = 0) -> Any:
 def unwrap(model: nn.Module) -> nn.Module:
     """The bare model inside a DistributedDataParallel wrapper."""
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def predict_whole_images(pipe: Any, coco: Any, max_images: int = 0) -> list[dict]:
+    """COCO results of a whole-image pipeline (bottom-up, one-stage) on the first ``max_images``
+    images of a dataset (all when 0): images are sharded over DDP ranks, results gathered on all."""
+    n = min(len(coco.records), max_images) if max_images > 0 else len(coco.records)
+    mine: list[dict] = []
+    for i in range(get_rank(), n, get_world_size()):
+        record = coco.records[i]
+        mine.extend(pipe(coco.load_image(record), record.image_id).to_coco(record.image_id))
+    return [r for part in all_gather_objects(mine) for r in part]

@@ -24,7 +24,7 @@ from posekit.config import ExperimentConfig
 from posekit.data.coco import CocoPoseDataset
 from posekit.data.transforms import flip_keypoints
 from posekit.engine.assign import SimOTAAssigner
-from posekit.engine.distributed import all_gather_objects, get_rank, get_world_size
+from posekit.engine.distributed import predict_whole_images
 from posekit.evaluation import EvalReport, evaluate_coco
 from posekit.losses import (
     iou_loss,
@@ -251,14 +251,7 @@ class OneStageTask:
         """COCO results of the first ``max_images`` images (all when 0); no boxes are used."""
         if detections:
             raise ValueError("a one-stage model finds its own people; detections= is not used")
-        pipe = self.pipeline(model, device)
-        n = min(len(coco), max_images) if max_images > 0 else len(coco)
-        results = []
-        for i in range(get_rank(), n, get_world_size()):
-            record = coco[i]
-            people = pipe(coco.load_image(record), record.image_id)
-            results.extend(people.to_coco(record.image_id))
-        return [r for part in all_gather_objects(results) for r in part]
+        return predict_whole_images(self.pipeline(model, device), coco, max_images)
 
     def evaluate(self, model: nn.Module, device: torch.device | str = "cpu") -> EvalReport:
         """COCO AP on the validation split without GT boxes, capped at data.max_val_images."""

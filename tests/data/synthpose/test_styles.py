@@ -77,10 +77,10 @@ def test_styles_differ_from_each_other() -> None:
 
 def test_silhouette_paints_each_person_one_colour_before_shading() -> None:
     """With flat colour, skin and shirt pixels of one person share a hue (no garment cue)."""
-    from posekit.data.synthpose.styles.silhouette import sample_look
+    from posekit.data.synthpose.styles.silhouette import STYLE
 
     rng = np.random.default_rng(0)
-    look = sample_look(rng, 100.0)
+    look = STYLE.sample_look(rng, 100.0)
     assert look.flat is not None
     params = sample_person(np.random.default_rng(1), 120.0, (80.0, 90.0))
     out = render_person(params, 160, seed=2, style="silhouette")

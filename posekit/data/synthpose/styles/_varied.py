@@ -9,8 +9,10 @@ so visibility stays true to the pixels.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -39,7 +41,10 @@ from posekit.data.synthpose.looks import (
 from posekit.data.synthpose.sampling import _int, _pick, _u
 from posekit.data.synthpose.styles.classic import _PATTERN_SLOT
 
-__all__ = ["VariedLook", "LookOdds", "sample_varied_look", "draw_person_varied",
+if TYPE_CHECKING:
+    from posekit.data.synthpose.styles import Style
+
+__all__ = ["VariedLook", "LookOdds", "sample_varied_look", "draw_person_varied", "varied_style",
            "parts_distractor"]
 
 _LIMB_PARTS = frozenset(int(p) for p in (
@@ -300,3 +305,26 @@ def parts_distractor(rng: np.random.Generator, size: int, ref_h: float
         base = _bgr(_HAIR_RGB[_int(rng, 0, len(_HAIR_RGB) - 1)], rng, 10)
         return shapes, _cloth(rng, base, ref_h, (0.5, 0.0, 0.0, 0.5))
     return shapes, _cloth(rng, _random_colour(rng), ref_h)
+
+
+def varied_style(name: str, odds: LookOdds, *, distractor_scale: float = 1.0) -> Style:
+    """A randomised style: these look odds on the shared hooks (natural backgrounds, the broad
+    pose prior, varied figures, people-part distractors, photo finish and camera warp)."""
+    from posekit.data.synthpose.backgrounds import natural_background
+    from posekit.data.synthpose.camera import camera_warp, photo_finish
+    from posekit.data.synthpose.prior import sample_person_broad
+    from posekit.data.synthpose.styles import Style
+    from posekit.data.synthpose.styles.classic import occluder
+
+    return Style(
+        name,
+        background=natural_background,
+        sample_person=sample_person_broad,
+        sample_look=functools.partial(sample_varied_look, odds=odds),
+        draw_person=draw_person_varied,
+        distractor=parts_distractor,
+        occluder=occluder,
+        finish=photo_finish,
+        camera=camera_warp,
+        distractor_scale=distractor_scale,
+    )

@@ -4,20 +4,7 @@ people-part distractors, camera and photo effects, the broad pose prior."""
 
 from __future__ import annotations
 
-import numpy as np
-
-from posekit.data.synthpose.backgrounds import natural_background
-from posekit.data.synthpose.camera import camera_warp, photo_finish
-from posekit.data.synthpose.prior import sample_person_broad
-from posekit.data.synthpose.styles import Style
-from posekit.data.synthpose.styles._varied import (
-    LookOdds,
-    VariedLook,
-    draw_person_varied,
-    parts_distractor,
-    sample_varied_look,
-)
-from posekit.data.synthpose.styles.classic import occluder
+from posekit.data.synthpose.styles._varied import LookOdds, varied_style
 
 __all__ = ["STYLE", "ODDS"]
 
@@ -33,19 +20,4 @@ ODDS = LookOdds(
     skin_any_colour=0.05,
 )
 
-
-def sample_look(rng: np.random.Generator, height: float) -> VariedLook:
-    return sample_varied_look(rng, height, ODDS)
-
-
-STYLE = Style(
-    "rich",
-    background=natural_background,
-    sample_person=sample_person_broad,
-    sample_look=sample_look,
-    draw_person=draw_person_varied,
-    distractor=parts_distractor,
-    occluder=occluder,
-    finish=photo_finish,
-    camera=camera_warp,
-)
+STYLE = varied_style("rich", ODDS)

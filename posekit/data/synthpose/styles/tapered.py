@@ -4,20 +4,7 @@ pose prior."""
 
 from __future__ import annotations
 
-import numpy as np
-
-from posekit.data.synthpose.backgrounds import natural_background
-from posekit.data.synthpose.camera import camera_warp, photo_finish
-from posekit.data.synthpose.prior import sample_person_broad
-from posekit.data.synthpose.styles import Style
-from posekit.data.synthpose.styles._varied import (
-    LookOdds,
-    VariedLook,
-    draw_person_varied,
-    parts_distractor,
-    sample_varied_look,
-)
-from posekit.data.synthpose.styles.classic import occluder
+from posekit.data.synthpose.styles._varied import LookOdds, varied_style
 
 __all__ = ["STYLE", "ODDS"]
 
@@ -25,19 +12,4 @@ ODDS = LookOdds(
     limb=(0.0, 1.0, 0.0), outline=0.2, cylinder=0.5, light=0.8, folds=0.4, carry=0.35, shadow=0.6
 )
 
-
-def sample_look(rng: np.random.Generator, height: float) -> VariedLook:
-    return sample_varied_look(rng, height, ODDS)
-
-
-STYLE = Style(
-    "tapered",
-    background=natural_background,
-    sample_person=sample_person_broad,
-    sample_look=sample_look,
-    draw_person=draw_person_varied,
-    distractor=parts_distractor,
-    occluder=occluder,
-    finish=photo_finish,
-    camera=camera_warp,
-)
+STYLE = varied_style("tapered", ODDS)

@@ -21,6 +21,8 @@ import re
 import torch
 from torch import Tensor, nn
 
+from posekit.models.simplebaseline import init_heatmap_head_
+
 __all__ = ["CPM", "remap_cpm_state_dict", "cpm_6stage", "cpm_tiny"]
 
 
@@ -142,14 +144,7 @@ class CPM(nn.Module):
 
     def _init_weights(self) -> None:
         """MMPose's CPM init: convs N(0, 0.001²) with zero bias, BN weight 1 and bias 0."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.normal_(m.weight, std=0.001)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_heatmap_head_(self.modules())
 
     def forward_stages(self, images: Tensor, first_beliefs: Tensor | None = None) -> list[Tensor]:
         """All stages' beliefs; ``first_beliefs`` replaces stage 1's output (tests, analysis)."""

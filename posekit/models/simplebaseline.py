@@ -12,6 +12,8 @@ deconv at its output resolution (4× its true cost) and divides by 1024³; that 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from torch import Tensor, nn
 
 from posekit.models.backbones.resnet import (
@@ -37,6 +39,19 @@ __all__ = [
 # ConvTranspose2d (padding, output_padding) that make a stride-2 deconv exactly double H and W:
 # H_out = 2 (H - 1) - 2 padding + kernel + output_padding = 2 H. Same table as MMPose's head.
 _DECONV_PADDING: dict[int, tuple[int, int]] = {4: (1, 0), 3: (1, 1), 2: (0, 0)}
+
+
+def init_heatmap_head_(modules: Iterable[nn.Module]) -> None:
+    """MMPose's heatmap-head init (also the SimpleBaseline authors'): (de)convs N(0, 0.001²) with
+    zero bias, BatchNorm weight 1 and bias 0; other modules are left alone."""
+    for m in modules:
+        if isinstance(m, nn.ConvTranspose2d | nn.Conv2d):
+            nn.init.normal_(m.weight, std=0.001)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
 
 
 def _deconv_layers(in_channels: int, channels: tuple[int, ...], kernel: int) -> nn.Sequential:
@@ -116,18 +131,9 @@ class SimpleBaseline(nn.Module):
         self._init_head()
 
     def _init_head(self) -> None:
-        """Head init of the paper's code and MMPose: N(0, 0.001²) (de)convs, unit BN, zero bias.
-
-        The backbone keeps its own (Kaiming or ImageNet) initialisation.
-        """
-        for m in [*self.deconv_layers.modules(), self.final_layer]:
-            if isinstance(m, nn.ConvTranspose2d | nn.Conv2d):
-                nn.init.normal_(m.weight, std=0.001)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        """Head init of the paper's code and MMPose; the backbone keeps its own (Kaiming or
+        ImageNet) initialisation."""
+        init_heatmap_head_([*self.deconv_layers.modules(), self.final_layer])
 
     def forward_features(self, images: Tensor) -> Tensor:
         """Backbone's deepest map, (B, C, H / s, W / s) with s the backbone's last stride."""

@@ -30,7 +30,7 @@ from posekit.models.backbones.vit import (
     vit_large,
     vit_small,
 )
-from posekit.models.simplebaseline import _deconv_layers
+from posekit.models.simplebaseline import _deconv_layers, init_heatmap_head_
 
 __all__ = [
     "DECODERS",
@@ -64,14 +64,7 @@ class ViTPoseDecoder(nn.Module):
             self.final_layer = nn.Conv2d(deconv_channels[-1], num_keypoints, 1)
         else:
             self.final_layer = nn.Conv2d(in_channels, num_keypoints, 3, padding=1)
-        for m in self.modules():  # MMPose's head init: N(0, 0.001²) convs, unit BN, zero bias
-            if isinstance(m, nn.ConvTranspose2d | nn.Conv2d):
-                nn.init.normal_(m.weight, std=0.001)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_heatmap_head_(self.modules())  # MMPose's head init
 
     def forward(self, features: Tensor) -> Tensor:
         if self.kind == "classic":

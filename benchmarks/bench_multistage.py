@@ -1,11 +1,15 @@
 """Multi-stage models on SynthPose at an equal CPU wall budget: the talk's claims (§5–§11) measured.
 
 Trains each tiny config (SimpleBaseline, CPM Σf_t and final-stage-only, Hourglass 1/2/4 stacks,
-CPN with and without OHKM) for the same ``--minutes`` of wall time on one thread (the engine's
-``train.max_minutes``: a run stops at the end of the epoch that crosses the budget), then reports
+CPN with and without OHKM) for the same ``--minutes`` of time on one thread, then reports
 params, GFLOPs (torch's counter, multiply-add = 2), val AP (GT boxes, flip test), train images/s,
 epochs done, network ms per person (one crop, batch 1, last stage), CPM's AP per stage and PCK@0.2
 on visible (v = 2) and occluded (v = 1) keypoints.
+
+Equal budget, full schedule: each model's training speed is first measured on a one-epoch run over
+the first 64 training images; its epoch count is then set so that the whole cosine schedule fits in
+``--minutes`` (a slow model gets fewer epochs, not a schedule cut off at high learning rate).
+``train.max_minutes`` = 1.25 × budget stays as a cap (checked at epoch ends).
 
     python -m posekit.cli synth --out runs/ms/data --num-images 600 --split train --seed 1
     python -m posekit.cli synth --out runs/ms/data --num-images 100 --split val --seed 2
@@ -149,10 +153,17 @@ def report(out: Path, logs: list[str]) -> None:
         print("wrote docs/cpm_ap_per_stage.png")
 
 
+def _first_images(coco: dict, n: int) -> dict:
+    """The COCO dict restricted to its first ``n`` images and their annotations."""
+    keep = {im["id"] for im in coco["images"][:n]}
+    return {**coco, "images": [im for im in coco["images"] if im["id"] in keep],
+            "annotations": [a for a in coco["annotations"] if a["image_id"] in keep]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="runs/ms/data")
-    parser.add_argument("--minutes", type=float, default=2.0, help="training wall budget per run")
+    parser.add_argument("--minutes", type=float, default=2.0, help="training budget per run")
     parser.add_argument("--out", default="runs/ms/bench")
     parser.add_argument("--only", nargs="*", default=None, help="subset of run names")
     parser.add_argument("--report", action="store_true",
@@ -172,21 +183,29 @@ def main() -> None:
     subset = Path(args.out) / f"train_first{args.train_images}.json"
     subset.parent.mkdir(parents=True, exist_ok=True)
     full = json.loads((data / "annotations" / "person_keypoints_train.json").read_text())
-    keep = {im["id"] for im in full["images"][: args.train_images]}
-    full["images"] = [im for im in full["images"] if im["id"] in keep]
-    full["annotations"] = [a for a in full["annotations"] if a["image_id"] in keep]
+    full = _first_images(full, args.train_images)
     subset.write_text(json.dumps(full))
+    probe = Path(args.out) / "train_first64.json"
+    probe.write_text(json.dumps(_first_images(full, 64)))
+    num_crops = sum(1 for a in full["annotations"] if a["num_keypoints"] > 0 and not a["iscrowd"])
     for name, (config, extra) in RUNS.items():
         if args.only and not any(o in name for o in args.only):
             continue
-        cfg = apply_overrides(load_config(ROOT / config), [
-            f"data.root={args.data}", f"data.train_ann={subset}",
-            f"data.train_images={data / 'images' / 'train'}", "data.workers=0", "train.device=cpu",
-            "schedule.epochs=30", "train.val_interval=1000", "train.log_interval=100000",
-            f"train.max_minutes={args.minutes}", *extra,
-        ])
-        task = build_task(cfg)
         out = Path(args.out) / name.replace(" ", "_").replace("(", "").replace(")", "")
+        common = [f"data.root={args.data}", f"data.train_images={data / 'images' / 'train'}",
+                  "data.workers=0", "train.device=cpu", "train.val_interval=1000",
+                  "train.log_interval=100000", *extra]
+        base = load_config(ROOT / config)
+        speed = train(apply_overrides(base, [*common, f"data.train_ann={probe}",
+                                             "schedule.epochs=1"]),
+                      out / "probe", progress=False, exist_ok=True).stats["images_per_s"]
+        epochs = max(1, int(args.minutes * 60 * speed / num_crops))
+        cfg = apply_overrides(base, [*common, f"data.train_ann={subset}",
+                                     f"schedule.epochs={epochs}",
+                                     f"train.max_minutes={1.25 * args.minutes}"])
+        task = build_task(cfg)
+        print(f"{name}: {speed:.1f} img/s on the probe -> {epochs} epochs of {num_crops} crops",
+              flush=True)
         t0 = time.perf_counter()
         result = train(cfg, out, progress=False, exist_ok=True)
         wall = time.perf_counter() - t0
@@ -198,6 +217,7 @@ def main() -> None:
             "epochs": result.epoch + 1,
             "train_img_s": result.stats.get("images_per_s", float("nan")),
             "wall_s": wall, "ms_per_person": ms_per_person(task, model),
+            "planned_epochs": epochs,
         }
         ap, results = evaluate(task, model)
         row["AP"] = ap

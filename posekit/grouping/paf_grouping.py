@@ -93,14 +93,70 @@ def smooth(maps: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
+_TILE = 16  # tile edge for the exact smoothing of only the maps' hot regions (pixels)
+
+
+def _smooth_above(maps: np.ndarray, sigma: float, threshold: float) -> tuple[np.ndarray, ...]:
+    """The smoothed maps and the (part, y, x) indices of their pixels above ``threshold``.
+
+    Exact, but cheaper than smoothing everything: the Gaussian is non-negative with Σ = 1, so a
+    smoothed value > threshold needs a raw value > threshold within the kernel radius r. Only
+    16×16 tiles whose raw max exceeds the threshold, and their neighbour tiles (r + 1 ≤ 16 px, the
+    peak test reads 4-neighbours), are smoothed; the rest of the returned map is 0, which no peak
+    test ever reads. Falls back to smoothing whole maps when most tiles are hot (untrained maps).
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    k, h, w = maps.shape
+    if sigma <= 0:
+        return maps, np.nonzero(maps > threshold)
+    kern = _scipy_gaussian_kernel(sigma).astype(np.float32)
+    r = (len(kern) - 1) // 2
+    t = _TILE
+    if r + 1 > t or min(h, w) < 4 * t:
+        sm = smooth(maps, sigma)
+        return sm, np.nonzero(sm > threshold)
+    hot = np.maximum.reduceat(np.maximum.reduceat(maps, np.arange(0, h, t), axis=1),
+                              np.arange(0, w, t), axis=2) > threshold
+    need = hot.copy()  # dilate by one tile (3×3)
+    need[:, 1:] |= hot[:, :-1]
+    need[:, :-1] |= hot[:, 1:]
+    rows = need.copy()
+    need[:, :, 1:] |= rows[:, :, :-1]
+    need[:, :, :-1] |= rows[:, :, 1:]
+    if need.mean() > 0.5:
+        sm = smooth(maps, sigma)
+        return sm, np.nonzero(sm > threshold)
+    sm = np.zeros_like(maps)  # calloc: pages never written cost nothing
+    found: list[tuple[np.ndarray, ...]] = []
+    for j in np.flatnonzero(need.any(axis=(1, 2))):
+        padded = cv2.copyMakeBorder(maps[j], r, r, r, r, cv2.BORDER_REFLECT)
+        for row in np.flatnonzero(need[j].any(axis=1)):
+            edges = np.diff(np.concatenate([[0], need[j, row].astype(np.int8), [0]]))
+            y0, y1 = row * t, min(row * t + t, h)
+            for c0, c1 in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+                x0, x1 = c0 * t, min(c1 * t, w)
+                win = cv2.sepFilter2D(padded[y0:y1 + 2 * r, x0:x1 + 2 * r], cv2.CV_32F, kern, kern)
+                out = win[r:r + y1 - y0, r:r + x1 - x0]
+                sm[j, y0:y1, x0:x1] = out
+                yy, xx = np.nonzero(out > threshold)
+                if len(yy):
+                    found.append((np.full(len(yy), j), yy + y0, xx + x0))
+    if not found:
+        empty = np.zeros(0, dtype=np.intp)
+        return sm, (empty, empty, empty)
+    parts, ys, xs = (np.concatenate(a).astype(np.intp) for a in zip(*found, strict=True))
+    order = np.lexsort((xs, ys, parts))  # row-major per part, as np.nonzero on whole maps
+    return sm, (parts[order], ys[order], xs[order])
+
+
 def find_peaks(
     heatmaps: np.ndarray, config: GroupingConfig
 ) -> list[np.ndarray]:
     """Per part, an (n, 3) array of (x, y, score) peaks in row-major (y, then x) order."""
-    sm = smooth(heatmaps, config.smooth_sigma)
+    heatmaps = np.asarray(heatmaps)
+    sm, (parts, ys, xs) = _smooth_above(heatmaps, config.smooth_sigma, config.peak_threshold)
     k, h, w = sm.shape
-    # Threshold first, then compare only those pixels with their 4 neighbours (outside = 0).
-    parts, ys, xs = np.nonzero(sm > config.peak_threshold)
+    # Compare only the pixels above threshold with their 4 neighbours (outside = 0).
     v = sm[parts, ys, xs]
     keep = np.ones(len(v), dtype=bool)
     for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
@@ -122,7 +178,7 @@ def find_peaks(
             else:
                 sel[lo:hi] = True
         parts, ys, xs = parts[sel], ys[sel], xs[sel]
-    scores = np.asarray(heatmaps)[parts, ys, xs].astype(np.float64)
+    scores = heatmaps[parts, ys, xs].astype(np.float64)
     fx = xs.astype(np.float64)
     fy = ys.astype(np.float64)
     if config.subpixel:
@@ -149,16 +205,28 @@ def limb_scores(
     config: GroupingConfig, image_height: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(nA, nB) limb scores with distance prior, and a boolean of pairs passing both criteria."""
-    h, w = paf_x.shape
-    d = cand_b[None, :, :2] - cand_a[:, None, :2]  # (nA, nB, 2)
+    ia, ib = (g.ravel() for g in np.meshgrid(np.arange(len(cand_a)), np.arange(len(cand_b)),
+                                             indexing="ij"))
+    score, ok = _pair_scores(cand_a[ia, :2], cand_b[ib, :2], np.zeros(len(ia), dtype=np.intp),
+                             np.stack([paf_x, paf_y]), config, image_height)
+    return score.reshape(len(cand_a), len(cand_b)), ok.reshape(len(cand_a), len(cand_b))
+
+
+def _pair_scores(
+    a: np.ndarray, b: np.ndarray, channel: np.ndarray, pafs: np.ndarray, config: GroupingConfig,
+    image_height: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of N candidate limbs a → b (N, 2) read from PAF channels (channel, channel + 1),
+    all limbs of an image in one vectorised pass; and whether each passes both criteria."""
+    h, w = pafs.shape[1:]
+    d = b - a
     norm = np.maximum(np.sqrt((d**2).sum(-1)), 1e-3)
-    v = d / norm[..., None]
+    v = d / norm[:, None]
     t = np.linspace(0.0, 1.0, config.num_samples)
-    px = cand_a[:, None, None, 0] + d[..., None, 0] * t  # (nA, nB, S)
-    py = cand_a[:, None, None, 1] + d[..., None, 1] * t
-    ix = np.clip(np.rint(px).astype(np.intp), 0, w - 1)
-    iy = np.clip(np.rint(py).astype(np.intp), 0, h - 1)
-    samples = paf_x[iy, ix] * v[..., None, 0] + paf_y[iy, ix] * v[..., None, 1]  # L_c(p(u))·v
+    ix = np.clip(np.rint(a[:, 0, None] + d[:, 0, None] * t).astype(np.intp), 0, w - 1)  # (N, S)
+    iy = np.clip(np.rint(a[:, 1, None] + d[:, 1, None] * t).astype(np.intp), 0, h - 1)
+    c = channel[:, None]
+    samples = pafs[c, iy, ix] * v[:, 0, None] + pafs[c + 1, iy, ix] * v[:, 1, None]  # L_c(p(u))·v
     score = samples.mean(-1)  # eq. 11 by uniform sampling
     if config.distance_ratio > 0:
         score = score + np.minimum(config.distance_ratio * image_height / norm - 1, 0)
@@ -198,44 +266,49 @@ def _assemble(
     connections: list[np.ndarray | None], limbs: tuple[tuple[int, int], ...],
     peak_scores: np.ndarray, num_parts: int, config: GroupingConfig,
 ) -> np.ndarray:
-    """People as rows: peak id per part (−1 = none), total score, part count."""
-    rows: list[np.ndarray] = []
-    ids = np.full((0, num_parts), -1, dtype=np.int64)  # mirror of rows[:, :K] for searching
+    """People as rows: peak id per part (−1 = none), total score, part count.
+
+    Plain Python lists: a few hundred connections per image, where per-call NumPy overhead
+    would dominate.
+    """
+    ids: list[list[int]] = []  # peak id per part, per person
+    stats: list[list[float]] = []  # total score, part count
+    scores = peak_scores.tolist()
     for k, conn in enumerate(connections):
         if conn is None or len(conn) == 0:
             continue
         a, b = limbs[k]
-        for pa, pb, s in conn:
+        for pa, pb, s in conn.tolist():
             pa, pb = int(pa), int(pb)
-            hits = np.flatnonzero((ids[:, a] == pa) | (ids[:, b] == pb))[:2]
+            hits = [j for j, row in enumerate(ids) if row[a] == pa or row[b] == pb][:2]
             if len(hits) == 1:
                 j = hits[0]
-                if ids[j, b] != pb:  # extend (or overwrite a conflicting end, as the parser)
-                    ids[j, b] = pb
-                    rows[j][1] += 1
-                    rows[j][0] += peak_scores[pb] + s
-            elif len(hits) == 2 and ((ids[hits[0]] >= 0) & (ids[hits[1]] >= 0)).any():
+                if ids[j][b] != pb:  # extend (or overwrite a conflicting end, as the parser)
+                    ids[j][b] = pb
+                    stats[j][1] += 1
+                    stats[j][0] += scores[pb] + s
+            elif len(hits) == 2 and any(x >= 0 and y >= 0 for x, y in zip(
+                    ids[hits[0]], ids[hits[1]], strict=True)):
                 j = hits[0]  # conflict: the two people share a part; the first takes the end
-                ids[j, b] = pb
-                rows[j][1] += 1
-                rows[j][0] += peak_scores[pb] + s
+                ids[j][b] = pb
+                stats[j][1] += 1
+                stats[j][0] += scores[pb] + s
             elif len(hits) == 2:  # two disjoint people hold the two ends: merge them
                 j1, j2 = hits
-                ids[j1] = np.where(ids[j1] >= 0, ids[j1], ids[j2])
-                rows[j1][0] += rows[j2][0] + s
-                rows[j1][1] += rows[j2][1]
-                ids = np.delete(ids, j2, axis=0)
-                del rows[j2]
+                ids[j1] = [x if x >= 0 else y for x, y in zip(ids[j1], ids[j2], strict=True)]
+                stats[j1][0] += stats[j2][0] + s
+                stats[j1][1] += stats[j2][1]
+                del ids[j2], stats[j2]
             elif k < config.tree_limbs:  # a new person from a tree limb
-                row_ids = np.full((1, num_parts), -1, dtype=np.int64)
-                row_ids[0, a], row_ids[0, b] = pa, pb
-                ids = np.concatenate([ids, row_ids])
-                rows.append(np.array([peak_scores[pa] + peak_scores[pb] + s, 2.0]))
-    if not rows:
+                row = [-1] * num_parts
+                row[a], row[b] = pa, pb
+                ids.append(row)
+                stats.append([scores[pa] + scores[pb] + s, 2.0])
+    if not ids:
         return np.zeros((0, num_parts + 2))
-    stats = np.stack(rows)
-    keep = (stats[:, 1] >= config.min_parts) & (stats[:, 0] / stats[:, 1] >= config.min_mean_score)
-    return np.concatenate([ids[keep].astype(np.float64), stats[keep]], axis=1)
+    st = np.asarray(stats, dtype=np.float64)
+    keep = (st[:, 1] >= config.min_parts) & (st[:, 0] / st[:, 1] >= config.min_mean_score)
+    return np.concatenate([np.asarray(ids, dtype=np.float64)[keep], st[keep]], axis=1)
 
 
 def group_people(
@@ -280,17 +353,27 @@ def assemble_people(
     peaks = find_peaks(heatmaps[:k], config)
     offsets = np.cumsum([0] + [len(p) for p in peaks])
     all_peaks = np.concatenate(peaks) if offsets[-1] else np.zeros((0, 3))
+    # All candidate limbs of all limb types scored in one pass, pairs (i, j) row-major per limb.
     order = skeleton.paf_channel_order
-    connections: list[np.ndarray | None] = []
+    pa_all, pb_all, ch_all, counts = [], [], [], []
     for i, (a, b) in enumerate(skeleton.limbs):
-        cand_a, cand_b = peaks[a], peaks[b]
-        if len(cand_a) == 0 or len(cand_b) == 0:
+        ia, ib = np.divmod(np.arange(len(peaks[a]) * len(peaks[b])), max(len(peaks[b]), 1))
+        pa_all.append(ia + offsets[a])
+        pb_all.append(ib + offsets[b])
+        ch_all.append(np.full(len(ia), 2 * order[i], dtype=np.intp))
+        counts.append(len(ia))
+    pa_all, pb_all = np.concatenate(pa_all), np.concatenate(pb_all)
+    score, valid = _pair_scores(all_peaks[pa_all, :2], all_peaks[pb_all, :2],
+                                np.concatenate(ch_all), pafs, config, heatmaps.shape[1])
+    connections: list[np.ndarray | None] = []
+    bounds = np.cumsum([0, *counts])
+    for i, (a, b) in enumerate(skeleton.limbs):
+        if counts[i] == 0:
             connections.append(None)
             continue
-        c = order[i]
-        score, valid = limb_scores(cand_a, cand_b, pafs[2 * c], pafs[2 * c + 1], config,
-                                   heatmaps.shape[1])
-        m = match_limb(score, valid, config.matcher)
+        shape = (len(peaks[a]), len(peaks[b]))
+        lo, hi = bounds[i], bounds[i + 1]
+        m = match_limb(score[lo:hi].reshape(shape), valid[lo:hi].reshape(shape), config.matcher)
         m[:, 0] += offsets[a]  # candidate index → global peak id
         m[:, 1] += offsets[b]
         connections.append(m)

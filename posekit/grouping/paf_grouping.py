@@ -112,9 +112,6 @@ def _smooth_above(maps: np.ndarray, sigma: float, threshold: float) -> tuple[np.
     kern = _scipy_gaussian_kernel(sigma).astype(np.float32)
     r = (len(kern) - 1) // 2
     t = _TILE
-    if r + 1 > t or min(h, w) < 4 * t:
-        sm = smooth(maps, sigma)
-        return sm, np.nonzero(sm > threshold)
     hot = np.maximum.reduceat(np.maximum.reduceat(maps, np.arange(0, h, t), axis=1),
                               np.arange(0, w, t), axis=2) > threshold
     need = hot.copy()  # dilate by one tile (3×3)
@@ -123,7 +120,7 @@ def _smooth_above(maps: np.ndarray, sigma: float, threshold: float) -> tuple[np.
     rows = need.copy()
     need[:, :, 1:] |= rows[:, :, :-1]
     need[:, :, :-1] |= rows[:, :, 1:]
-    if need.mean() > 0.5:
+    if r + 1 > t or min(h, w) < 4 * t or need.mean() > 0.5:
         sm = smooth(maps, sigma)
         return sm, np.nonzero(sm > threshold)
     sm = np.zeros_like(maps)  # calloc: pages never written cost nothing
@@ -205,11 +202,15 @@ def limb_scores(
     config: GroupingConfig, image_height: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(nA, nB) limb scores with distance prior, and a boolean of pairs passing both criteria."""
-    ia, ib = (g.ravel() for g in np.meshgrid(np.arange(len(cand_a)), np.arange(len(cand_b)),
-                                             indexing="ij"))
+    ia, ib = _all_pairs(len(cand_a), len(cand_b))
     score, ok = _pair_scores(cand_a[ia, :2], cand_b[ib, :2], np.zeros(len(ia), dtype=np.intp),
                              np.stack([paf_x, paf_y]), config, image_height)
     return score.reshape(len(cand_a), len(cand_b)), ok.reshape(len(cand_a), len(cand_b))
+
+
+def _all_pairs(n_a: int, n_b: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (i, j) of every candidate pair, row-major (the reference parser's order)."""
+    return np.divmod(np.arange(n_a * n_b), max(n_b, 1))
 
 
 def _pair_scores(
@@ -357,7 +358,7 @@ def assemble_people(
     order = skeleton.paf_channel_order
     pa_all, pb_all, ch_all, counts = [], [], [], []
     for i, (a, b) in enumerate(skeleton.limbs):
-        ia, ib = np.divmod(np.arange(len(peaks[a]) * len(peaks[b])), max(len(peaks[b]), 1))
+        ia, ib = _all_pairs(len(peaks[a]), len(peaks[b]))
         pa_all.append(ia + offsets[a])
         pb_all.append(ib + offsets[b])
         ch_all.append(np.full(len(ia), 2 * order[i], dtype=np.intp))

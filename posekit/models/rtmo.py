@@ -352,6 +352,15 @@ class DCC(nn.Module):
         self.register_buffer("x_bins", torch.linspace(-0.5, 0.5, num_bins[0]), persistent=False)
         self.register_buffer("y_bins", torch.linspace(-0.5, 0.5, num_bins[1]), persistent=False)
 
+    def _pose_to_kpts(self, pose_vecs: Tensor) -> Tensor:
+        """Linear + BatchNorm1d over the M rows; with fewer than 2 rows in training (one positive
+        in the batch) there are no batch statistics, so the running ones are used, unchanged."""
+        linear, bn = self.pose_to_kpts
+        if self.training and pose_vecs.shape[0] < 2:
+            return F.batch_norm(linear(pose_vecs), bn.running_mean, bn.running_var, bn.weight,
+                                bn.bias, training=False, eps=bn.eps)
+        return self.pose_to_kpts(pose_vecs)
+
     @staticmethod
     def _logits(feats: Tensor, phi: nn.Linear, pe: Tensor) -> Tensor:
         """feats (M, K, F), φ = Linear(P → F), pe (M, B, P) → f_k · φ(pe_i), (M, K, B)."""
@@ -370,7 +379,7 @@ class DCC(nn.Module):
                        self.pe_temperature)  # (M, Bx, P)
         pe_y = sine_pe(dcc_bins(self.y_bins, rel[:, 1], scale[:, 1]), self.pe_channels,
                        self.pe_temperature)  # (M, By, P)
-        feats = self.pose_to_kpts(pose_vecs).reshape(-1, self.num_keypoints, self.feat_channels)
+        feats = self._pose_to_kpts(pose_vecs).reshape(-1, self.num_keypoints, self.feat_channels)
         feats = self.gau(feats)  # (M, K, F)
         # f_k · φ(PE(x_i)) with φ(e) = W e + b, computed as (Wᵀ f_k) · PE(x_i) + f_k · b: the same
         # number, without applying φ to every bin of every instance (5× fewer multiply-adds).

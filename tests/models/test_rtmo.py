@@ -161,6 +161,26 @@ def test_backward_and_finite():
     assert len(grads) > 50
 
 
+def test_dcc_trains_on_a_single_positive():
+    """One positive in a batch: BatchNorm1d has no batch statistics, so the DCC uses its running
+    ones (unchanged) instead of raising; two rows still use and update the batch statistics."""
+    model = rtmo_tiny().train()
+    out = model(torch.rand(1, 3, 64, 64) * 255)
+    boxes = RTMO.decode_boxes(out.box_deltas, out.priors).detach()
+    bn = model.dcc.pose_to_kpts[1]
+    before = bn.running_mean.clone()
+    one = model.dcc(out.pose_vecs[0, :1], boxes[0, :1], out.priors[:1, :2])
+    one.keypoints.sum().backward(retain_graph=True)
+    torch.testing.assert_close(bn.running_mean, before)
+    model.eval()
+    with torch.no_grad():
+        ref = model.dcc(out.pose_vecs[0, :1], boxes[0, :1], out.priors[:1, :2])
+    torch.testing.assert_close(one.keypoints.detach(), ref.keypoints)
+    model.train()
+    model.dcc(out.pose_vecs[0, :2], boxes[0, :2], out.priors[:2, :2])
+    assert not torch.equal(bn.running_mean, before)
+
+
 def test_build_model_kwargs():
     model = build_model("rtmo_tiny", dcc_decode="argmax", num_keypoints=5)
     assert model.dcc.decode == "argmax" and model.num_keypoints == 5

@@ -7,7 +7,7 @@ import torch
 
 from posekit.losses import OHKMLoss
 from posekit.models import build_model, count_params
-from posekit.models.cpn import opencv_kernel_sigma
+from posekit.models.cpn import OUTPUT_BN_INIT, opencv_kernel_sigma
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +29,18 @@ def test_four_global_levels_and_refine_at_stride_4():
 def test_refine_depth_grows_with_level_depth():
     model = build_model("cpn_tiny")
     assert [len(c) for c in model.refine_net.cascade] == [3, 2, 1, 0]  # C5 … C2
+
+
+def test_heatmaps_start_near_zero_not_at_unit_variance():
+    """The output BatchNorms start with γ = OUTPUT_BN_INIT: in training mode every map then has
+    std ≈ γ (batch statistics), far below a Gaussian target's ≈ 0.1; γ = 1 gives std ≈ 1."""
+    model = build_model("cpn_tiny").train()
+    with torch.no_grad():
+        outs = model(torch.randn(4, 3, 128, 96))
+    assert len(model.output_norms()) == 5
+    for out in outs:
+        assert out.std().item() == pytest.approx(OUTPUT_BN_INIT, rel=0.05)
+    assert OUTPUT_BN_INIT <= 0.02
 
 
 def test_paper_size():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from posekit.config import ExperimentConfig, apply_overrides
 
@@ -30,3 +31,12 @@ def tiny_topdown_config(*overrides: str) -> ExperimentConfig:
 @pytest.fixture
 def tiny_cfg() -> ExperimentConfig:
     return tiny_topdown_config()
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test on one torch thread (small convs are faster so, and timings steadier)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -18,12 +18,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 KEYS = json.loads((FIXTURES / "mmpose_cpm_keys.json").read_text())["keys"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_remapped_mmpose_weights_reproduce_every_stage():

@@ -9,13 +9,7 @@ from posekit.losses import OHKMLoss
 from posekit.models import build_model, count_params
 from posekit.models.cpn import OUTPUT_BN_INIT, opencv_kernel_sigma
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_four_global_levels_and_refine_at_stride_4():

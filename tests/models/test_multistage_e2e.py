@@ -30,12 +30,7 @@ ON_SAMPLE = [f"data.train_ann={REAL_COCO_JSON}", f"data.val_ann={REAL_COCO_JSON}
              "schedule.warmup_iters=2", "train.val_interval=1", "test.flip_test=true"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.slow  # about 10-60 s per family on a loaded 2-core machine (CPM's 9×9 convs)

@@ -34,8 +34,9 @@ def tiny_cfg() -> ExperimentConfig:
 
 
 @pytest.fixture
-def one_thread():
-    """Run a test on one torch thread (small convs are faster so, and timings steadier)."""
+def one_torch_thread():
+    """One torch thread for the test (restored after): on the shared 2-core machine, OpenMP's
+    busy-waiting threads make eager inference many times slower when the cores are busy."""
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

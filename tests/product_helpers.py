@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 from conftest import tiny_topdown_config
 from torch import nn
@@ -47,13 +46,3 @@ def person_image(seed: int = 0, size: int = 128) -> np.ndarray:
     image = rng.integers(0, 255, (size, size * 3 // 4, 3), dtype=np.uint8)
     image[size // 4: 3 * size // 4, size // 8: size // 2] = 200
     return image
-
-
-@pytest.fixture
-def one_torch_thread():
-    """One torch thread for the test (restored after): on the shared 2-core machine, OpenMP's
-    busy-waiting threads make eager inference many times slower when the cores are busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

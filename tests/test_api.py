@@ -6,8 +6,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from product_helpers import (  # noqa: F401 - one_torch_thread: pytestmark
-    one_torch_thread,
+from product_helpers import (
     person_image,
     tiny_checkpoint,
 )

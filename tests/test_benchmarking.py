@@ -8,8 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import tiny_topdown_config
-from product_helpers import (  # noqa: F401 - one_torch_thread: pytestmark
-    one_torch_thread,
+from product_helpers import (
     tiny_checkpoint,
 )
 
@@ -79,3 +78,18 @@ def test_format_table_marks_missing_phases():
 def test_bench_rejects_unknown_inputs(tmp_path):
     assert main(["bench", str(tmp_path / "none.yaml"), "--out", str(tmp_path)]) == 2
     assert main(["bench", "--people", "a,b", "--out", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize("config,phases", [
+    ("rtmo_tiny_synthpose_256x256", {"preprocess", "network", "decode"}),
+    ("openpose_light_synthpose_256", {"preprocess", "network", "decode", "grouping"}),
+])
+def test_bench_one_stage_and_bottom_up_rows(config, phases):
+    """One-stage and bottom-up models bench through their own pipelines: no detector phase (they
+    find the people themselves), grouping only for bottom-up."""
+    rows = bench_model(config, people=(1, 4), runtimes=("torch",), repeats=1, size=128,
+                       threads=1)
+    assert [(r.runtime, r.people) for r in rows] == [("torch", 1), ("torch", 4)]
+    for r in rows:
+        assert set(r.ms) == phases
+        assert r.ms["network"] > 0 and r.total_ms >= sum(r.ms.values()) * 0.99

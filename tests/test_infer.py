@@ -7,8 +7,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from product_helpers import (  # noqa: F401 - one_torch_thread: pytestmark
-    one_torch_thread,
+from product_helpers import (
     person_image,
     tiny_checkpoint,
 )

@@ -13,7 +13,6 @@ from make_mmpose_simplebaseline_fixtures import (
     parity_input,
     seeded_state_dict,
 )
-from product_helpers import one_torch_thread  # noqa: F401 - used by pytestmark
 from write_mmpose_standin import write_mmpose_checkpoint
 
 from posekit.cli import main

@@ -18,7 +18,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 KEYS = json.loads((FIXTURES / "mmpose_cpm_keys.json").read_text())["keys"]
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_remapped_mmpose_weights_reproduce_every_stage():

@@ -9,7 +9,7 @@ from posekit.losses import OHKMLoss
 from posekit.models import build_model, count_params
 from posekit.models.cpn import OUTPUT_BN_INIT, opencv_kernel_sigma
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_four_global_levels_and_refine_at_stride_4():

@@ -8,7 +8,7 @@ import torch
 from posekit.models import build_model, count_params
 from posekit.models.hourglass import Hourglass, StackedHourglass
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_heatmaps_start_near_zero():

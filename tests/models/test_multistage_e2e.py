@@ -30,7 +30,7 @@ ON_SAMPLE = [f"data.train_ann={REAL_COCO_JSON}", f"data.val_ann={REAL_COCO_JSON}
              "schedule.warmup_iters=2", "train.val_interval=1", "test.flip_test=true"]
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.slow  # about 10-60 s per family on a loaded 2-core machine (CPM's 9×9 convs)

@@ -20,7 +20,7 @@ from posekit.config import ExperimentConfig
 from posekit.data.coco import CocoPoseDataset
 from posekit.data.topdown import image_to_tensor
 from posekit.engine.distributed import predict_whole_images
-from posekit.evaluation import EvalReport, evaluate_coco
+from posekit.engine.split import ValSplitTask, load_split
 from posekit.grouping import GroupingConfig
 from posekit.models import build_model
 from posekit.pipelines.bottomup import BottomUp, LastStage
@@ -112,7 +112,7 @@ def masked_l2_loss(outputs: tuple[list[Tensor], list[Tensor]], pafs: Tensor, hea
     return loss
 
 
-class BottomUpTask:
+class BottomUpTask(ValSplitTask):
     """OpenPose (confidence maps + PAFs) trained on full images; people in COCO-17."""
 
     collate_fn = None  # fixed-size targets: the default collate stacks them
@@ -135,27 +135,17 @@ class BottomUpTask:
         self.stride = iw // hw
         self.codec = PafCodec((hw, hh), stride=self.stride, sigma=c.sigma,
                               limb_width=c.limb_width, skeleton=OPENPOSE18, background=True)
-        self._val: CocoPoseDataset | None = None
 
     def build_model(self) -> nn.Module:
         return build_model(self.cfg.model.name, **self.cfg.model.kwargs)
 
     def train_dataset(self) -> Dataset:
-        from posekit.engine.tasks import load_split
-
         a = self.cfg.augment
         return BottomUpDataset(
             load_split(self.cfg, "train"), tuple(self.cfg.codec.input_size), self.codec,
             train=True, scale_range=tuple(a.scale_range), rotate_factor=a.rotate_factor,
             flip_prob=a.flip_prob, seed=self.cfg.train.seed,
         )
-
-    def val_coco(self) -> CocoPoseDataset:
-        from posekit.engine.tasks import load_split
-
-        if self._val is None:
-            self._val = load_split(self.cfg, "val")
-        return self._val
 
     def loss(self, model: nn.Module, batch: dict[str, Tensor], device: torch.device
              ) -> dict[str, Tensor]:
@@ -191,10 +181,3 @@ class BottomUpTask:
         """COCO results for the first ``max_images`` images (all when 0); ``detections`` is
         ignored (bottom-up needs no boxes). Images are sharded over DDP ranks."""
         return predict_whole_images(self.pipeline(model, device, flip_test), coco, max_images)
-
-    def evaluate(self, model, device: torch.device | str = "cpu") -> EvalReport:
-        coco = self.val_coco()
-        cap = self.cfg.data.max_val_images
-        results = self.predict(model, coco, device, max_images=cap)
-        image_ids = [r.image_id for r in coco.records][: cap or None]
-        return evaluate_coco(coco.gt_dict, results, skeleton=self.skeleton, image_ids=image_ids)

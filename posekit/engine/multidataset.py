@@ -23,7 +23,8 @@ from posekit.data.coco import CocoPoseDataset
 from posekit.data.mpii import mpii_to_coco
 from posekit.data.topdown import TopDownDataset
 from posekit.engine.mae import load_init_checkpoint
-from posekit.engine.tasks import TopDownTask, load_split
+from posekit.engine.split import load_split
+from posekit.engine.tasks import TopDownTask
 from posekit.models import build_model
 from posekit.skeletons import Skeleton, get_skeleton
 

@@ -25,7 +25,7 @@ from posekit.data.coco import CocoPoseDataset
 from posekit.data.transforms import flip_keypoints
 from posekit.engine.assign import SimOTAAssigner
 from posekit.engine.distributed import predict_whole_images
-from posekit.evaluation import EvalReport, evaluate_coco
+from posekit.engine.split import ValSplitTask, load_split
 from posekit.losses import (
     iou_loss,
     keypoint_oks,
@@ -133,7 +133,7 @@ def _encode_boxes(boxes: Tensor, priors: Tensor) -> Tensor:
     return torch.cat(((centre - priors[:, :2]) / s, torch.log(size / s)), dim=1)
 
 
-class OneStageTask:
+class OneStageTask(ValSplitTask):
     """RTMO-style one-stage models: people from whole images, no boxes needed."""
 
     paradigm = "onestage"
@@ -150,28 +150,18 @@ class OneStageTask:
         self.sigmas = torch.tensor(self.skeleton.sigmas, dtype=torch.float32)
         self.assigner = SimOTAAssigner(self.sigmas)
         self.collate_fn = collate_onestage
-        self._val: CocoPoseDataset | None = None
 
     def build_model(self) -> nn.Module:
         return build_model(self.cfg.model.name, num_keypoints=self.skeleton.num_keypoints,
                            **self.cfg.model.kwargs)
 
     def train_dataset(self) -> Dataset:
-        from posekit.engine.tasks import load_split
-
         a = self.cfg.augment
         lo, hi = a.scale_range
         return OneStageDataset(load_split(self.cfg, "train"), tuple(self.cfg.codec.input_size),
                                self.skeleton, train=True, flip_prob=a.flip_prob,
                                scale_range=(lo, hi), rotate_deg=a.rotate_factor,
                                shift=a.shift_factor, seed=self.cfg.train.seed)
-
-    def val_coco(self) -> CocoPoseDataset:
-        from posekit.engine.tasks import load_split
-
-        if self._val is None:
-            self._val = load_split(self.cfg, "val")
-        return self._val
 
     def loss(self, model: nn.Module, batch: dict, device: torch.device) -> dict[str, Tensor]:
         images = batch["image"].to(device, non_blocking=True)
@@ -252,15 +242,3 @@ class OneStageTask:
         if detections:
             raise ValueError("a one-stage model finds its own people; detections= is not used")
         return predict_whole_images(self.pipeline(model, device), coco, max_images)
-
-    def evaluate(self, model: nn.Module, device: torch.device | str = "cpu") -> EvalReport:
-        """COCO AP on the validation split without GT boxes, capped at data.max_val_images."""
-        was_training = model.training
-        model.eval()
-        coco = self.val_coco()
-        cap = self.cfg.data.max_val_images
-        results = self.predict(model, coco, device, max_images=cap)
-        model.train(was_training)
-        image_ids = [r.image_id for r in coco.records][: cap or None]
-        return evaluate_coco(coco.gt_dict, results, skeleton=self.skeleton, image_ids=image_ids)
-

@@ -8,7 +8,6 @@ from ``model.task`` names to task classes (bottom-up and one-stage add rows).
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -20,7 +19,7 @@ from posekit.data.coco import CocoPoseDataset
 from posekit.data.topdown import TopDownDataset
 from posekit.data.transforms import TopDownAugment
 from posekit.engine.distributed import all_gather_objects, get_rank, get_world_size
-from posekit.evaluation import EvalReport, evaluate_coco
+from posekit.engine.split import ValSplitTask, load_split
 from posekit.losses import KeypointMSELoss, MultiStageLoss, OHKMLoss
 from posekit.models import build_model
 from posekit.pipelines.detectors import DetectionFile, GroundTruthBoxes, person_boxes
@@ -45,24 +44,10 @@ class LastStage(nn.Module):
         out = self.model(images)
         return out[-1] if isinstance(out, list | tuple) else out
 
-from posekit.engine.bottomup_task import BottomUpTask  # noqa: E402  (it imports load_split lazily)
+from posekit.engine.bottomup_task import BottomUpTask  # noqa: E402
 
 
-def load_split(cfg: ExperimentConfig, split: str) -> CocoPoseDataset:
-    """The train or val dataset of a config: explicit json + images, else ``data.root`` layout."""
-    d = cfg.data
-    ann, images = (d.train_ann, d.train_images) if split == "train" else (d.val_ann, d.val_images)
-    if ann:
-        return CocoPoseDataset(ann, images or Path(ann).parent, skeleton=d.skeleton)
-    if not d.root:
-        raise ValueError(
-            f"config has no data for split {split!r}: set data.root or data.{split}_ann"
-        )
-    name = d.train_split if split == "train" else d.val_split
-    return CocoPoseDataset.from_dir(d.root, name, skeleton=d.skeleton)
-
-
-class TopDownTask:
+class TopDownTask(ValSplitTask):
     """Single-person heatmap models on person crops (SimpleBaseline, CPM, Hourglass, CPN,
     ViTPose)."""
 
@@ -92,7 +77,6 @@ class TopDownTask:
             for s in c.level_sigmas
         ]
         self.level_loss = KeypointMSELoss(use_target_weight=True)
-        self._val: CocoPoseDataset | None = None
 
     def build_model(self) -> nn.Module:
         model = build_model(
@@ -118,11 +102,6 @@ class TopDownTask:
             load_split(self.cfg, "train"), tuple(self.cfg.codec.input_size), self.augment(),
             train=True, seed=self.cfg.train.seed, min_keypoints=self.cfg.data.min_keypoints,
         )
-
-    def val_coco(self) -> CocoPoseDataset:
-        if self._val is None:
-            self._val = load_split(self.cfg, "val")
-        return self._val
 
     def loss(
         self, model: nn.Module, batch: dict[str, Tensor], device: torch.device
@@ -193,14 +172,6 @@ class TopDownTask:
         gathered = [p for part in all_gather_objects(preds) for p in part]
         return pipe.to_coco_results(gathered)
 
-    def evaluate(self, model: nn.Module, device: torch.device | str = "cpu") -> EvalReport:
-        """COCO AP on the validation split (GT boxes), capped at ``data.max_val_images``."""
-        coco = self.val_coco()
-        cap = self.cfg.data.max_val_images
-        results = self.predict(model, coco, device, max_images=cap)
-        image_ids = [r.image_id for r in coco.records][: cap or None]
-        return evaluate_coco(coco.gt_dict, results, skeleton=self.skeleton, image_ids=image_ids)
-
 
 def _topdown_distill(cfg: ExperimentConfig) -> TopDownTask:
     from posekit.engine.distill import DistillTask  # imports this module
@@ -214,7 +185,7 @@ def _topdown_multi(cfg: ExperimentConfig) -> TopDownTask:
     return MultiDatasetTask(cfg)
 
 
-from posekit.engine.onestage_task import OneStageTask  # noqa: E402  (it imports load_split)
+from posekit.engine.onestage_task import OneStageTask  # noqa: E402
 
 TASKS = {"topdown": TopDownTask, "topdown_distill": _topdown_distill,
          "topdown_multi": _topdown_multi, "onestage": OneStageTask, "bottomup": BottomUpTask}

@@ -301,7 +301,7 @@ def check_data(cfg: ExperimentConfig, task: Any = None, *, workers: int = 4) -> 
     mode = cfg.data.check_images
     if mode not in ("decode", "exists"):
         raise ValueError(f"data.check_images must be decode or exists, got {mode!r}")
-    from posekit.engine.tasks import load_split
+    from posekit.engine.split import load_split
 
     splits = {"train": load_split(cfg, "train")}
     val = getattr(task, "val_coco", None)

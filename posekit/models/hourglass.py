@@ -146,7 +146,7 @@ class StackedHourglass(nn.Module):
         self.reinject_scores = nn.ModuleList(nn.Conv2d(num_keypoints, channels, 1)
                                              for _ in range(num_stacks - 1))
         # Heatmap convs start near 0 (MMPose's head init); PyTorch's default init starts the maps
-        # at std ≈ 0.4, 4× a target's (600 SynthPose images, 2 stacks, epoch 3: AP 0.0002 → 0.030)
+        # at std ≈ 0.4, 4× a target's (600 SynthPose images, 2 stacks, 8 epochs: AP 0.0004 → 0.085)
         init_heatmap_head_(self.scores.modules())
 
     def forward(self, images: Tensor) -> list[Tensor]:

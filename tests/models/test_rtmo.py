@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from make_rtmo_fixtures import CONSTANT_KEYS, seeded_weights  # rule of the MMPose fixtures
 
 from posekit.models import MODELS, build_model
 from posekit.models.rtmo import (
@@ -19,28 +20,6 @@ from posekit.models.rtmo import (
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
-# Same rule as tests/models/make_rtmo_fixtures.py (which made the fixtures with real MMPose).
-CONSTANT_KEYS = ("neck.sincos_pos_enc.dim_t", "head.dcc.spe.dim_t", "head.dcc.x_bins",
-                 "head.dcc.y_bins", "head.loss_oks.sigmas")
-SEED = 10
-
-
-def seeded_weights(names_shapes, seed=SEED):
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name, shape in names_shapes:
-        if name in CONSTANT_KEYS or name.endswith("num_batches_tracked"):
-            continue
-        leaf = name.rsplit(".", 1)[-1]
-        if leaf == "running_var" or (len(shape) <= 1 and leaf in ("weight", "g", "scale")):
-            arr = rng.uniform(0.5, 1.5, size=shape)
-        elif leaf in ("running_mean", "bias", "in_proj_bias", "beta"):
-            arr = rng.uniform(-0.2, 0.2, size=shape)
-        else:
-            fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else max(int(shape[-1]), 1)
-            arr = rng.uniform(-1.0, 1.0, size=shape) * np.sqrt(3.0 / fan_in)
-        out[name] = arr.astype(np.float32)
-    return out
 
 
 @pytest.fixture(scope="module")

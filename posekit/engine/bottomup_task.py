@@ -115,6 +115,8 @@ def masked_l2_loss(outputs: tuple[list[Tensor], list[Tensor]], pafs: Tensor, hea
 class BottomUpTask(ValSplitTask):
     """OpenPose (confidence maps + PAFs) trained on full images; people in COCO-17."""
 
+    paradigm = "bottomup"
+    needs_detector = False  # one pass finds every person
     collate_fn = None  # fixed-size targets: the default collate stacks them
     MAX_PEAKS = 64  # per part: caps grouping cost on an untrained model's noisy maps
 

@@ -21,6 +21,7 @@ def test_bottomup_registered_and_targets_consistent():
     task = build_task(_cfg("augment.flip_prob=0.0", "augment.rotate_factor=0.0",
                            "augment.scale_range=[1.0, 1.0]"))
     assert isinstance(task, TASKS["bottomup"])
+    assert task.paradigm == "bottomup" and not task.needs_detector
     ds = task.train_dataset()
     item = ds[0]
     assert item["image"].shape == (3, 128, 128)

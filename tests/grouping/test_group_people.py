@@ -119,3 +119,27 @@ def test_max_peaks_keeps_the_strongest():
     p = find_peaks(hm, GroupingConfig(smooth_sigma=0, max_peaks=3))[0]
     assert sorted(p[:, 2].round(3)) == [0.6, 0.7, 0.8]
     assert list(p[:, 0]) == [18, 22, 26]  # still in row-major order
+
+
+@pytest.mark.parametrize("size", [(368, 368), (150, 211)])
+def test_tiled_smoothing_equals_smoothing_whole_maps(size):
+    """Only tiles near raw values above the threshold are smoothed; the pixels above it and
+    their smoothed values must equal those of smoothing whole maps, also with edge tiles cut
+    short (sizes not multiples of 16) and peaks at the borders."""
+    from posekit.grouping.paf_grouping import _smooth_above, _tile_max, smooth
+
+    rng = np.random.default_rng(0)
+    h, w = size
+    maps = (rng.random((4, h, w)) * 0.05).astype(np.float32)
+    for j, (y, x) in enumerate([(3, 5), (h - 2, w - 1), (h // 2, w // 2), (0, w - 20)]):
+        maps[j, max(y - 2, 0):y + 3, max(x - 2, 0):x + 3] = 0.9
+    tiled, (parts, ys, xs) = _smooth_above(maps, 3.0, 0.1)
+    full = smooth(maps, 3.0)
+    ref = np.nonzero(full > 0.1)
+    assert len(ref[0]) > 0
+    for got, want in zip((parts, ys, xs), ref, strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(tiled[ref], full[ref], atol=1e-6)
+    tmax = _tile_max(maps, 16)
+    assert tmax.shape == (4, -(-h // 16), -(-w // 16))
+    assert tmax[1, -1, -1] == maps[1, (h - 1) // 16 * 16:, (w - 1) // 16 * 16:].max()

@@ -23,28 +23,23 @@ from posekit.data.coco import CocoPoseDataset
 from posekit.engine.evaluate import load_trained
 from posekit.engine.tasks import build_task
 from posekit.evaluation import evaluate_coco
-from posekit.pipelines.detectors import GroundTruthBoxes
+from posekit.pipelines.detectors import Detector, GroundTruthBoxes
 
 PHASES = ("detector", "preprocess", "network", "decode", "grouping")
 
 
-def bench_checkpoint(checkpoint: str, coco: CocoPoseDataset, detector: str | None,
-                     max_images: int = 0) -> dict:
+def bench_checkpoint(checkpoint: str, coco: CocoPoseDataset, detector: Detector,
+                     boxes: str, max_images: int = 0) -> dict:
     """AP, PCK and mean per-phase ms/image of one checkpoint on the first ``max_images`` images
-    of ``coco`` (all when 0)."""
+    of ``coco`` (all when 0); top-down models take their boxes from ``detector`` (``boxes``
+    names it in the table)."""
     cfg, model = load_trained(checkpoint)
     task = build_task(cfg)
-    boxes = "none (own people)"
     kwargs = {}
     if getattr(task, "needs_detector", False):
-        if detector:
-            from posekit.pipelines.onestage import RTMODetector
-
-            kwargs["detector"] = RTMODetector.from_checkpoint(detector, "cpu")
-            boxes = f"{Path(detector).parent.name} boxes"
-        else:
-            kwargs["detector"] = GroundTruthBoxes(coco)
-            boxes = "GT boxes"
+        kwargs["detector"] = detector
+    else:
+        boxes = "none (own people)"
     pipe = task.pipeline(model, "cpu", **kwargs)
     records = coco.records[: max_images or None]
     results, times = [], []
@@ -77,6 +72,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     coco = CocoPoseDataset.from_dir(args.data, args.split, skeleton="coco17")
+    if args.detector:  # loaded once, shared by every top-down checkpoint
+        from posekit.pipelines.onestage import RTMODetector
+
+        detector: Detector = RTMODetector.from_checkpoint(args.detector, "cpu")
+        boxes = f"{Path(args.detector).parent.name} boxes"
+    else:
+        detector, boxes = GroundTruthBoxes(coco), "GT boxes"
     records = coco.records[: args.max_images or None]
     people = [sum(1 for p in r.people if p.num_keypoints > 0) for r in records]
     print(f"{args.data} [{args.split}]: {len(records)} images, {sum(people)} people "
@@ -85,7 +87,7 @@ def main() -> None:
           + " | ".join(PHASES) + " | total ms/image |")
     print("|---" * (8 + len(PHASES)) + "|")
     for ckpt in args.checkpoints:
-        r = bench_checkpoint(ckpt, coco, args.detector, args.max_images)
+        r = bench_checkpoint(ckpt, coco, detector, boxes, args.max_images)
         cells = [f"{r['ms'][k]:.1f}" if k in r["ms"] else "–" for k in PHASES]
         print(f"| {r['model']} | {r['paradigm']} | {r['boxes']} | {r['AP']:.3f} | "
               f"{r['AP50']:.3f} | {r['PCK']:.3f} | {r['found']} | " + " | ".join(cells)

@@ -143,3 +143,57 @@ def test_tiled_smoothing_equals_smoothing_whole_maps(size):
     tmax = _tile_max(maps, 16)
     assert tmax.shape == (4, -(-h // 16), -(-w // 16))
     assert tmax[1, -1, -1] == maps[1, (h - 1) // 16 * 16:, (w - 1) // 16 * 16:].max()
+
+
+@pytest.mark.parametrize("sparse", [1.0, -1.0])  # force the tile path, then the whole-map path
+def test_smooth_above_equals_scipy_both_paths(sparse, monkeypatch):
+    """Both smoothing paths give scipy's gaussian_filter (reflect border, truncate 4) to float32
+    precision at every pixel above the threshold, with blobs on all four borders, and the same
+    pixels in np.nonzero's order."""
+    from scipy.ndimage import gaussian_filter
+
+    from posekit.grouping import paf_grouping
+
+    monkeypatch.setattr(paf_grouping, "_SPARSE", sparse)
+    rng = np.random.default_rng(1)
+    h, w = 131, 170
+    maps = (rng.random((3, h, w)) * 0.05).astype(np.float32)
+    for j, (y, x) in enumerate([(0, 0), (h - 1, 60), (70, w - 1)]):
+        maps[j, max(y - 3, 0):y + 4, max(x - 3, 0):x + 4] = 0.8
+    sm, idx = paf_grouping._smooth_above(maps, 3.0, 0.1)
+    ref = gaussian_filter(maps.astype(np.float64), (0, 3, 3), mode="reflect", truncate=4.0)
+    want = np.nonzero(ref > 0.1)
+    for got, exp in zip(idx, want, strict=True):
+        np.testing.assert_array_equal(got, exp)
+    np.testing.assert_allclose(sm[want], ref[want], atol=1e-6)
+
+
+def test_pruned_pair_scores_equal_full_sampling():
+    """Rejecting pairs on their middle samples first changes no verdict and no kept score."""
+    from posekit.grouping.paf_grouping import _all_pairs, _pair_scores
+
+    rng = np.random.default_rng(5)
+    size = (320, 240)
+    people = random_people(6, size, rng, missing=0.2)
+    _, pafs = render_maps(people, size)
+    peaks = people[people[:, :, 2] > 0][:, :2]
+    ia, ib = _all_pairs(len(peaks), len(peaks))
+    channel = rng.integers(0, 19, len(ia)) * 2
+    for cfg in (GroupingConfig.cmu(), GroupingConfig(min_fraction=0.5, num_samples=7),
+                GroupingConfig(min_fraction=1.0)):
+        s_full, ok_full = _pair_scores(peaks[ia], peaks[ib], channel, pafs, cfg, 240, prune=False)
+        s, ok = _pair_scores(peaks[ia], peaks[ib], channel, pafs, cfg, 240)
+        np.testing.assert_array_equal(ok, ok_full)
+        np.testing.assert_array_equal(s[ok], s_full[ok_full])
+    assert ok_full.sum() == 0 == ok.sum()  # min_fraction 1 (all 10 samples, > 10): no pair
+    s_full, ok_full = _pair_scores(peaks[ia], peaks[ib], channel, pafs, GroupingConfig.cmu(), 240,
+                                   prune=False)
+    assert ok_full.sum() > 0  # the scene has real limbs
+
+
+def test_nonzero3_equals_nonzero():
+    from posekit.grouping.paf_grouping import _nonzero3
+
+    mask = np.random.default_rng(0).random((3, 7, 11)) > 0.7
+    for got, want in zip(_nonzero3(mask), np.nonzero(mask), strict=True):
+        np.testing.assert_array_equal(got, want)

@@ -1,9 +1,10 @@
 """Experiment configuration: one typed dataclass per concern, YAML as their strict serialisation.
 
 A YAML file maps 1:1 onto :class:`ExperimentConfig` (sections ``model``, ``codec``, ``data``,
-``augment``, ``optim``, ``schedule``, ``train``, ``test``). Unknown keys and wrong types are errors
-that name the key. Command-line overrides use the same dotted paths (``--optim.lr 1e-3`` or
-``optim.lr=1e-3``). The resolved config is printed by ``posekit train`` and stored in checkpoints.
+``augment``, ``optim``, ``schedule``, ``train``, ``test``, ``distill``, ``onestage``). Unknown keys
+and wrong types are errors that name the key. Command-line overrides use the same dotted paths
+(``--optim.lr 1e-3`` or ``optim.lr=1e-3``). The resolved config is printed by ``posekit train``
+and stored in checkpoints.
 No inheritance: one file is one experiment.
 """
 
@@ -27,6 +28,7 @@ __all__ = [
     "ScheduleConfig",
     "TrainConfig",
     "TestConfig",
+    "OneStageConfig",
     "ExperimentConfig",
     "load_config",
     "config_from_dict",
@@ -126,6 +128,8 @@ class OptimConfig:
     ema_decay: float = 0.9998
     # Layer-wise LR decay for models with param_groups() (ViTPose: 0.75–0.85); 1.0 = off.
     layer_decay: float = 1.0
+    # LR multipliers by parameter-name prefix, e.g. {neck.transformer: 0.05} (RTMO's encoder).
+    lr_mults: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -174,6 +178,20 @@ class DistillConfig:
 
 
 @dataclass
+class OneStageConfig:
+    """RTMO training (task onestage). Defaults are MMPose's released RTMO configs: loss weights of
+    the first phase, then from ``stage2_epoch`` (their epoch 280 of 600) the second phase, where
+    the proxy keypoints and the classification targets follow the DCC (``proxy_target_cc``)."""
+
+    loss_weights: dict[str, float] = field(default_factory=lambda: {
+        "cls": 1.0, "iou": 5.0, "oks": 30.0, "vis": 1.0, "mle": 1.0, "l1": 1.0})
+    overlaps_power: float = 0.5  # classification target of a positive = OKS ** power
+    stage2_epoch: int = -1  # first epoch of the second phase; -1 = never
+    stage2_loss_weights: dict[str, float] = field(default_factory=lambda: {
+        "mle": 5.0, "oks": 10.0})
+
+
+@dataclass
 class ExperimentConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     codec: CodecConfig = field(default_factory=CodecConfig)
@@ -184,6 +202,7 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     test: TestConfig = field(default_factory=TestConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    onestage: OneStageConfig = field(default_factory=OneStageConfig)
     name: str = ""  # experiment name (defaults to the YAML file's stem)
 
 
@@ -222,7 +241,10 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise TypeError(f"{path}: expected a mapping, got {value!r}")
-        return dict(value)
+        key_tp, value_tp = typing.get_args(tp) or (Any, Any)
+        if key_tp is str:  # YAML reads a key such as 1 or 1.5 as a number
+            value = {str(k): v for k, v in value.items()}
+        return {k: _coerce(v, value_tp, f"{path}.{k}") for k, v in value.items()}
     if tp is bool:
         if not isinstance(value, bool):
             raise TypeError(f"{path}: expected true/false, got {value!r}")

@@ -4,9 +4,11 @@ For one image with N anchor points and G people (RTMO; YOLOX's SimOTA extended w
 REFERENCE.md "SimOTA assignment with OKS in the cost"):
 
 1. candidates: anchors whose centre lies inside a GT box or within ``center_radius`` strides
-   of its centre; anchors in neither never become positive;
-2. cost(n, g) = cls_w·BCE(score_n, OKS_ng) + iou_w·(−log IoU_ng) + oks_w·(−log OKS_ng)
-   + 1e5 for anchors not both inside the box and near its centre;
+   of the person's centre (the mean of its labelled keypoints, as MMPose's RTMO with
+   ``use_keypoints_for_center``; the box centre when none is labelled); anchors in neither
+   never become positive;
+2. cost(n, g) = cls_w·(−log score_n) + iou_w·(−log IoU_ng) + oks_w·(−log OKS_ng)
+   + 1e5 for anchors not both inside the box and near the centre;
 3. each person takes its k lowest-cost anchors with k = max(1, ⌊Σ top-q OKS_ng⌋) (dynamic k,
    indicated by OKS);
 4. an anchor claimed by several people keeps only the cheapest.
@@ -37,7 +39,7 @@ def pairwise_iou(a: Tensor, b: Tensor, eps: float = 1e-9) -> Tensor:
 class SimOTAAssigner:
     """SimOTA with OKS. ``assign(...)`` returns (gt index per anchor, −1 = negative; (N,) long)."""
 
-    def __init__(self, sigmas: Tensor, *, center_radius: float = 2.5, candidate_topk: int = 13,
+    def __init__(self, sigmas: Tensor, *, center_radius: float = 2.5, candidate_topk: int = 10,
                  cls_weight: float = 1.0, iou_weight: float = 3.0, oks_weight: float = 3.0
                  ) -> None:
         self.sigmas = torch.as_tensor(sigmas, dtype=torch.float32)
@@ -59,7 +61,10 @@ class SimOTAAssigner:
         xy, stride = priors[:, :2], priors[:, 2:3]
         in_box = ((xy[:, None] > gt_boxes[None, :, :2]) & (xy[:, None] < gt_boxes[None, :, 2:])
                   ).all(-1)  # (N, G)
-        centre = (gt_boxes[:, :2] + gt_boxes[:, 2:]) / 2
+        labelled = (gt_keypoints[..., 2] > 0).float()  # (G, K)
+        count = labelled.sum(1, keepdim=True)  # (G, 1)
+        kpt_centre = (gt_keypoints[..., :2] * labelled[..., None]).sum(1) / count.clamp(min=1)
+        centre = torch.where(count > 0, kpt_centre, (gt_boxes[:, :2] + gt_boxes[:, 2:]) / 2)
         radius = self.center_radius * stride  # (N, 1)
         in_centre = ((xy[:, None] - centre[None]).abs() < radius[:, :, None]).all(-1)  # (N, G)
         candidate = (in_box | in_centre).any(1)  # (N,)
@@ -76,7 +81,7 @@ class SimOTAAssigner:
             gt_areas[None].expand(m, g).reshape(-1), self.sigmas.to(priors.device),
         ).reshape(m, g)
         p = scores[idx].clamp(1e-6, 1 - 1e-6)[:, None]  # (m, 1)
-        cls_cost = -(oks * p.log() + (1 - oks) * (1 - p).log())  # BCE with soft target OKS
+        cls_cost = -p.log()  # BCE with target 1 (MMPose's SimOTA)
         cost = (self.cls_weight * cls_cost - self.iou_weight * torch.log(iou + 1e-8)
                 - self.oks_weight * torch.log(oks + 1e-8)
                 + 1e5 * (~(in_box[idx] & in_centre[idx])).float())

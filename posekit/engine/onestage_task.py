@@ -3,9 +3,13 @@
 Training items are whole images letterboxed to ``codec.input_size`` with a random affine
 (scale, rotation, shift from ``augment``) and horizontal flip; each carries its variable number
 of people, so the task has a ``collate_fn``. The loss assigns anchors to people with
-`posekit.engine.assign.SimOTAAssigner` and sums (weights from REFERENCE.md): varifocal
-classification with OKS-aware targets (1), IoU (5), OKS on the proxy keypoints (30), visibility
-BCE (1), MLE on the DCC (1e-2) and L1 on the box deltas (1), each normalised by #positives.
+`posekit.engine.assign.SimOTAAssigner` and sums, with the weights of MMPose's released RTMO
+configs (``onestage`` section, `posekit.config.OneStageConfig`): varifocal classification with
+OKS-aware targets OKS^0.5 (1), IoU (5), OKS on the proxy keypoints (30), visibility BCE (1), MLE
+on the DCC (1; mean over instances × K) and L1 on the box deltas (1), the sums normalised by
+#positives. From ``onestage.stage2_epoch`` on (MMPose: epoch 280 of 600) the second phase
+("proxy_target_cc") trains the proxy keypoints towards the DCC's where the DCC is closer to the
+GT, takes the classification target from the DCC keypoints' OKS, and reweights MLE 5 / OKS 10.
 Evaluation uses no GT boxes: the network is its own detector. ``test.det_score_thresh`` is the
 score threshold and ``test.nms_thresh`` the box-NMS IoU threshold (0.1 / 0.65 for RTMO).
 """
@@ -40,7 +44,7 @@ from posekit.skeletons import Skeleton, get_skeleton
 
 __all__ = ["OneStageDataset", "OneStageTask", "collate_onestage"]
 
-LOSS_WEIGHTS = {"cls": 1.0, "iou": 5.0, "oks": 30.0, "vis": 1.0, "mle": 1e-2, "l1": 1.0}
+LOSS_NAMES = ("cls", "iou", "oks", "vis", "mle", "l1")
 
 
 class OneStageDataset(Dataset):
@@ -150,6 +154,23 @@ class OneStageTask(ValSplitTask):
         self.sigmas = torch.tensor(self.skeleton.sigmas, dtype=torch.float32)
         self.assigner = SimOTAAssigner(self.sigmas)
         self.collate_fn = collate_onestage
+        o = cfg.onestage
+        for name, weights in (("loss_weights", o.loss_weights),
+                              ("stage2_loss_weights", o.stage2_loss_weights)):
+            unknown = set(weights) - set(LOSS_NAMES)
+            if unknown:
+                raise ValueError(f"onestage.{name}: unknown loss {sorted(unknown)}; "
+                                 f"known: {', '.join(LOSS_NAMES)}")
+        missing = set(LOSS_NAMES) - set(o.loss_weights)
+        if missing:
+            raise ValueError(f"onestage.loss_weights: missing {sorted(missing)}")
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the loss phase: the second (proxy_target_cc) from ``onestage.stage2_epoch``."""
+        o = self.cfg.onestage
+        self.stage2 = 0 <= o.stage2_epoch <= epoch
+        self.loss_weights = {**o.loss_weights, **(o.stage2_loss_weights if self.stage2 else {})}
 
     def build_model(self) -> nn.Module:
         return build_model(self.cfg.model.name, num_keypoints=self.skeleton.num_keypoints,
@@ -190,22 +211,36 @@ class OneStageTask(ValSplitTask):
         num_pos = max(int(pn.numel()), 1)
         weight = (tk[..., 2] > 0).float()
         p_kpts = proxy[pb, pn]
-        oks = keypoint_oks(p_kpts, tk[..., :2], weight, ta, sigmas)
-        cls_targets[pb, pn] = oks.detach().clamp(min=1e-3)  # OKS-aware classification target
+        pos_boxes = boxes[pb, pn]
         losses = {
-            "cls": varifocal_loss(out.cls_logits, cls_targets) / num_pos,
-            "iou": iou_loss(boxes[pb, pn], tb) / num_pos,
-            "oks": oks_loss(p_kpts, tk[..., :2], weight, ta, sigmas) / num_pos,
+            "iou": iou_loss(pos_boxes, tb) / num_pos,
             "vis": visibility_bce_loss(out.vis_logits[pb, pn], weight),
             "l1": (out.box_deltas[pb, pn] - _encode_boxes(tb, priors[pn])).abs().sum() / num_pos,
         }
         if pn.numel():
-            dcc = model.dcc(out.pose_vecs[pb, pn], boxes[pb, pn].detach(), priors[pn, :2])
+            # The DCC on the predicted (not detached) boxes, as MMPose: MLE also trains the box.
+            dcc = model.dcc(out.pose_vecs[pb, pn], pos_boxes, priors[pn, :2])
             losses["mle"] = mle_coordinate_loss(dcc.prob_x, dcc.prob_y, dcc.bins_x, dcc.bins_y,
                                                 dcc.sigmas, tk[..., :2], weight, ta)
         else:
+            dcc = None
             losses["mle"] = out.pose_vecs.sum() * 0
-        total = sum(LOSS_WEIGHTS[k] * v for k, v in losses.items())
+        if self.stage2 and dcc is not None:
+            # proxy_target_cc: proxies regress the DCC keypoints where those are closer to the GT,
+            # and the classification target is the OKS of the DCC keypoints.
+            cc = dcc.keypoints.detach()
+            closer = ((p_kpts.detach() - tk[..., :2]).norm(dim=-1)
+                      > (cc - tk[..., :2]).norm(dim=-1)).float()
+            losses["oks"] = oks_loss(p_kpts, cc, weight * closer, ta, sigmas) / num_pos
+            oks = keypoint_oks(cc, tk[..., :2], weight, ta, sigmas)
+        else:
+            losses["oks"] = oks_loss(p_kpts, tk[..., :2], weight, ta, sigmas) / num_pos
+            oks = keypoint_oks(p_kpts.detach(), tk[..., :2], weight, ta, sigmas)
+        # OKS-aware classification target OKS^power (MMPose's overlaps_power 0.5).
+        power = self.cfg.onestage.overlaps_power
+        cls_targets[pb, pn] = oks.clamp(min=1e-3).pow(power)
+        losses["cls"] = varifocal_loss(out.cls_logits, cls_targets) / num_pos
+        total = sum(self.loss_weights[k] * v for k, v in losses.items())
         result = {"loss": total}
         result.update({f"loss_{k}": v.detach() for k, v in losses.items()})
         return result

@@ -56,23 +56,22 @@ __all__ = [
 
 
 def build_optimizer(model: nn.Module, cfg: ExperimentConfig) -> torch.optim.Optimizer:
-    """Adam / AdamW / SGD; no weight decay on biases and normalisation parameters.
+    """Adam / AdamW / SGD; no weight decay on biases and normalisation parameters, and the LR
+    of parameters under a name prefix in ``optim.lr_mults`` scaled (RTMO's encoder: ×0.05).
 
     A model with ``param_groups(lr, weight_decay, layer_decay)`` (ViTPose) builds its own groups
     (layer-wise LR decay, no decay on position embeddings too).
     """
     o = cfg.optim
     if hasattr(model, "param_groups"):
+        if o.lr_mults:
+            raise ValueError("optim.lr_mults: this model builds its own parameter groups "
+                             "(optim.layer_decay); leave lr_mults empty")
         groups = model.param_groups(o.lr, o.weight_decay, o.layer_decay)
         for g in groups:
             g.pop("names", None)
     else:
-        decay, no_decay = [], []
-        for p in model.parameters():
-            if p.requires_grad:
-                (no_decay if p.ndim <= 1 else decay).append(p)
-        groups = [{"params": decay, "weight_decay": o.weight_decay},
-                  {"params": no_decay, "weight_decay": 0.0}]
+        groups = _prefix_groups(model, o.lr, o.weight_decay, o.lr_mults)
     if o.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=o.lr, betas=tuple(o.betas))
     if o.optimizer == "adam":
@@ -80,6 +79,27 @@ def build_optimizer(model: nn.Module, cfg: ExperimentConfig) -> torch.optim.Opti
     if o.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum, nesterov=True)
     raise ValueError(f"optim.optimizer must be adam, adamw or sgd, got {o.optimizer!r}")
+
+
+def _prefix_groups(model: nn.Module, lr: float, weight_decay: float,
+                   lr_mults: dict[str, float]) -> list[dict]:
+    """Parameter groups keyed by (LR multiplier, decayed): 1-D parameters (biases, norms) get no
+    weight decay; a name under a prefix of ``lr_mults`` gets lr × its multiplier."""
+    unused = set(lr_mults)
+    groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        mult = 1.0
+        for prefix, m in lr_mults.items():
+            if name == prefix or name.startswith(prefix + "."):
+                mult = float(m)
+                unused.discard(prefix)
+        groups.setdefault((mult, p.ndim > 1), []).append(p)
+    if unused:
+        raise ValueError(f"optim.lr_mults: no parameter is under {sorted(unused)}")
+    return [{"params": ps, "lr": lr * mult, "weight_decay": weight_decay if decayed else 0.0}
+            for (mult, decayed), ps in groups.items()]
 
 
 def build_scheduler(
@@ -482,6 +502,8 @@ def main(
     for epoch in range(start_epoch, cfg.schedule.epochs):
         sampler.set_epoch(epoch)
         train_set.set_epoch(epoch)
+        if hasattr(task, "set_epoch"):  # tasks whose loss changes by phase (RTMO)
+            task.set_epoch(epoch)
         stats = train_one_epoch(
             model, task, loader, optimizer, scheduler, device, epoch, scaler=scaler,
             amp_dtype=amp_dtype, grad_clip=cfg.optim.grad_clip, ema=ema,

@@ -71,3 +71,18 @@ def test_no_people_means_all_negative():
                                         torch.rand(2, 2, 2), torch.zeros(0, 4),
                                         torch.zeros(0, 2, 3), torch.zeros(0))
     assert out.tolist() == [-1, -1]
+
+
+def test_centre_prior_is_the_mean_of_labelled_keypoints():
+    # A wide box whose keypoints sit at its right end: the anchor at (95, 30) is outside the box,
+    # within 2.5 strides (40 px) of the keypoints' mean (90, 10) but 45 px from the box centre.
+    box = torch.tensor([[0.0, 0, 100, 20]])
+    kpts = torch.tensor([[[85.0, 5, 2], [95, 15, 1]]])
+    area = torch.tensor([2000.0])
+    priors = _priors([(95, 30)])
+    args = (torch.tensor([0.5]), box, kpts[0, :, :2][None])
+    assert SimOTAAssigner(SIGMAS).assign(priors, *args, box, kpts, area).tolist() == [0]
+    # unlabelled keypoints: the box centre is the prior, and the anchor is no candidate
+    unlabelled = kpts.clone()
+    unlabelled[..., 2] = 0
+    assert SimOTAAssigner(SIGMAS).assign(priors, *args, box, unlabelled, area).tolist() == [-1]

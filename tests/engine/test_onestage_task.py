@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from posekit.config import ExperimentConfig, apply_overrides
@@ -76,3 +77,34 @@ def test_predict_gives_coco_results_in_image_pixels():
     assert task.example_input(2).shape == (2, 3, 128, 128)
     dense = task.inference_model(model)(task.example_input(1))
     assert len(dense) == 4 and dense[0].shape[0] == 1
+
+
+def test_loss_weights_and_the_second_phase():
+    torch.manual_seed(0)
+    task = build_task(_cfg("codec.input_size=[96, 96]", "onestage.stage2_epoch=2"))
+    model = task.build_model()
+    ds = task.train_dataset()
+    batch = task.collate_fn([ds[i] for i in range(len(ds))])
+    phases = {}
+    for epoch in (1, 2):
+        task.set_epoch(epoch)
+        torch.manual_seed(1)
+        out = task.loss(model, batch, torch.device("cpu"))
+        w = task.loss_weights
+        total = sum(w[k] * float(out[f"loss_{k}"]) for k in ("cls", "iou", "oks", "vis", "mle",
+                                                            "l1"))
+        assert float(out["loss"].detach()) == pytest.approx(total, rel=1e-5)
+        phases[epoch] = (dict(w), out)
+    assert phases[1][0]["mle"] == 1.0 and phases[1][0]["oks"] == 30.0  # MMPose's first phase
+    assert phases[2][0]["mle"] == 5.0 and phases[2][0]["oks"] == 10.0  # from stage2_epoch
+    # second phase: the proxies regress the DCC keypoints (not the GT) → a different OKS term
+    assert float(phases[2][1]["loss_oks"]) != pytest.approx(float(phases[1][1]["loss_oks"]))
+    # same boxes and positives: the box terms agree
+    assert float(phases[2][1]["loss_iou"]) == pytest.approx(float(phases[1][1]["loss_iou"]))
+
+
+def test_unknown_loss_name_is_an_error():
+    with pytest.raises(ValueError, match="onestage.loss_weights"):
+        build_task(_cfg("onestage.loss_weights={cls: 1.0}"))
+    with pytest.raises(ValueError, match="unknown loss"):
+        build_task(_cfg("onestage.stage2_loss_weights={mse: 1.0}"))

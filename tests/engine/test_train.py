@@ -42,6 +42,30 @@ def test_cosine_schedule_reaches_floor(tiny_cfg):
     assert opt.param_groups[0]["lr"] == pytest.approx(0.2)
 
 
+def test_lr_mults_scale_a_prefix_and_no_decay_on_1d(tiny_cfg):
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Sequential(
+        torch.nn.Conv2d(2, 2, 1), torch.nn.BatchNorm2d(2)))
+    cfg = apply_overrides(tiny_cfg, ["optim.lr=0.1", "optim.weight_decay=0.05",
+                                     "optim.lr_mults={1: 0.05}"])
+    opt = engine.build_optimizer(net, cfg)
+    by_param = {id(p): (g["lr"], g["weight_decay"]) for g in opt.param_groups
+                for p in g["params"]}
+    assert by_param[id(net[0].weight)] == (pytest.approx(0.1), 0.05)
+    assert by_param[id(net[0].bias)] == (pytest.approx(0.1), 0.0)
+    assert by_param[id(net[1][0].weight)] == (pytest.approx(0.005), 0.05)
+    assert by_param[id(net[1][1].weight)] == (pytest.approx(0.005), 0.0)
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(net.parameters()))
+    # the schedule scales every group from its own base LR
+    sched = engine.build_scheduler(opt, apply_overrides(cfg, ["schedule.warmup_iters=0"]), 10)
+    sched.step()
+    lrs = sorted({round(g["lr"] / g["initial_lr"], 9) for g in opt.param_groups})
+    assert len(lrs) == 1
+    # a prefix matching nothing is an error naming it (a typo would silently do nothing)
+    bad = apply_overrides(tiny_cfg, ["optim.lr_mults={neck.encoder: 0.05}"])
+    with pytest.raises(ValueError, match="neck.encoder"):
+        engine.build_optimizer(net, bad)
+
+
 @pytest.mark.slow
 def test_tiny_overfit_loss_falls_tenfold(tiny_cfg):
     """4 fixed crops at 96x64, no augmentation: the heatmap loss must fall by more than 10x.

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from budget import first_images  # benchmarks/budget.py
 from torch import Tensor, nn
 
 from posekit.config import apply_overrides, load_config
@@ -153,13 +154,6 @@ def report(out: Path, logs: list[str]) -> None:
         print("wrote docs/cpm_ap_per_stage.png")
 
 
-def _first_images(coco: dict, n: int) -> dict:
-    """The COCO dict restricted to its first ``n`` images and their annotations."""
-    keep = {im["id"] for im in coco["images"][:n]}
-    return {**coco, "images": [im for im in coco["images"] if im["id"] in keep],
-            "annotations": [a for a in coco["annotations"] if a["image_id"] in keep]}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="runs/ms/data")
@@ -183,10 +177,10 @@ def main() -> None:
     subset = Path(args.out) / f"train_first{args.train_images}.json"
     subset.parent.mkdir(parents=True, exist_ok=True)
     full = json.loads((data / "annotations" / "person_keypoints_train.json").read_text())
-    full = _first_images(full, args.train_images)
+    full = first_images(full, args.train_images)
     subset.write_text(json.dumps(full))
     probe = Path(args.out) / "train_first64.json"
-    probe.write_text(json.dumps(_first_images(full, 64)))
+    probe.write_text(json.dumps(first_images(full, 64)))
     num_crops = sum(1 for a in full["annotations"] if a["num_keypoints"] > 0 and not a["iscrowd"])
     for name, (config, extra) in RUNS.items():
         if args.only and not any(o in name for o in args.only):

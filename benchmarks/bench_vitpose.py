@@ -1,8 +1,10 @@
 """ViTPose measurements on SynthPose (issue 8): ViT-tiny vs SimpleBaseline-tiny, classic vs
 simple decoder, scratch vs MAE init, single vs multi-dataset (COCO-17 head), distillation.
 
-Every run trains for the same wall-clock budget (``--minutes``) on the same data and reports val
-AP (no flip), training images/s and network ms/person (batch 1, 128x96). Prints a markdown table.
+Every run trains for the same wall-clock budget (``--minutes``) on the same data: a one-epoch
+probe measures its speed and sets the epoch count so that the whole cosine schedule fits the
+budget (`budget.py`). Reports val AP (no flip), training images/s and network ms/person (batch 1,
+128x96). Prints a markdown table.
 
     posekit synth --out D/coco --num-images 300 --split train --size 192 --seed 1 --crowd sparse
     posekit synth --out D/coco --num-images 50 --split val --size 192 --seed 2 --crowd sparse
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 
 import torch
+from budget import budget_config  # benchmarks/budget.py
 
 from posekit.config import apply_overrides, load_config
 from posekit.engine.mae import pretrain
@@ -44,13 +47,16 @@ def ms_per_person(model: torch.nn.Module) -> float:
 
 def run(name: str, path: Path, args: argparse.Namespace, *overrides: str) -> dict:
     base = [f"data.root={args.data}/coco", "data.workers=0", "data.max_val_images=50",
-            f"schedule.epochs={args.epochs}", f"train.val_interval={args.epochs}",
-            f"train.max_minutes={args.minutes}", "test.flip_test=false", "train.log_interval=1000"]
+            "train.val_interval=1000", "test.flip_test=false", "train.log_interval=1000"]
     cfg = apply_overrides(load_config(path), base + list(overrides))
     out = Path(args.out) / name
+    cfg, speed = budget_config(cfg, args.minutes, out)
+    print(f"{name}: {speed:.1f} img/s on the probe -> {cfg.schedule.epochs} epochs", flush=True)
+    t0 = time.perf_counter()
     result = train(cfg, out, progress=False, exist_ok=True)
     row = {"run": name, "params_M": sum(p.numel() for p in result.model.parameters()) / 1e6,
            "AP": result.best_ap, "epochs": result.epoch + 1,
+           "planned_epochs": cfg.schedule.epochs, "wall_min": (time.perf_counter() - t0) / 60,
            "train_img_s": result.stats.get("images_per_s", float("nan")),
            "ms_person": ms_per_person(result.model), "dir": str(out)}
     print(json.dumps(row), flush=True)
@@ -62,7 +68,6 @@ def main() -> None:
     p.add_argument("--data", required=True)
     p.add_argument("--out", default="runs/bench_vitpose")
     p.add_argument("--minutes", type=float, default=1.0)
-    p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--only", default="", help="comma-separated run names")
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -81,7 +86,7 @@ def main() -> None:
                         "model.kwargs={decoder: simple, img_size: [128, 96]}"))
     if want("vit_mae"):
         cfg = apply_overrides(load_config(VIT), [f"data.root={args.data}/coco", "data.workers=0"])
-        mae = pretrain(cfg, Path(args.out) / "mae", epochs=100, max_minutes=args.minutes,
+        mae = pretrain(cfg, Path(args.out) / "mae", epochs=1000, max_minutes=args.minutes,
                        log=False)
         rows.append(run("vit_mae", VIT, args, f"model.init_checkpoint={mae}"))
     if want("vit_multi"):

@@ -1,0 +1,45 @@
+"""Equal-wall-clock training budgets for the benchmark scripts: probe a run's speed on a few
+images, then set its epoch count so that the whole LR schedule fits the budget (a run cut off by
+``train.max_minutes`` mid-schedule would be compared at a higher learning rate)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from posekit.config import ExperimentConfig, apply_overrides
+from posekit.engine.tasks import build_task
+from posekit.engine.train import main as train
+
+__all__ = ["first_images", "budget_config"]
+
+
+def first_images(coco: dict, n: int) -> dict:
+    """The COCO dict restricted to its first ``n`` images and their annotations."""
+    keep = {im["id"] for im in coco["images"][:n]}
+    return {**coco, "images": [im for im in coco["images"] if im["id"] in keep],
+            "annotations": [a for a in coco["annotations"] if a["image_id"] in keep]}
+
+
+def budget_config(cfg: ExperimentConfig, minutes: float, out: Path,
+                  probe_images: int = 64) -> tuple[ExperimentConfig, float]:
+    """``cfg`` with ``schedule.epochs`` set so that ``minutes`` of training at the speed measured
+    on a one-epoch probe (its first ``probe_images`` training images) covers the schedule, and a
+    25% safety cap on wall time. Returns (config, probed images/s)."""
+    d = cfg.data
+    if d.train_ann:
+        ann, images = Path(d.train_ann), d.train_images or str(Path(d.train_ann).parent)
+    else:
+        ann = Path(d.root) / "annotations" / f"person_keypoints_{d.train_split}.json"
+        images = str(Path(d.root) / "images" / d.train_split)
+    probe = out / f"probe_first{probe_images}.json"
+    probe.parent.mkdir(parents=True, exist_ok=True)
+    probe.write_text(json.dumps(first_images(json.loads(ann.read_text()), probe_images)))
+    common = [f"data.train_ann={probe}", f"data.train_images={images}", "schedule.epochs=1",
+              "train.max_minutes=0", "train.val_interval=1000"]
+    speed = train(apply_overrides(cfg, common), out / "probe", progress=False,
+                  exist_ok=True).stats["images_per_s"]
+    samples = len(build_task(cfg).train_dataset())
+    epochs = max(1, int(minutes * 60 * speed / samples))
+    return apply_overrides(cfg, [f"schedule.epochs={epochs}",
+                                 f"train.max_minutes={1.25 * minutes}"]), speed

@@ -114,6 +114,7 @@ class AugmentConfig:
     rotate_prob: float = 0.6
     shift_factor: float = 0.16
     color_jitter: bool = True
+    mosaic_prob: float = 0.0  # one-stage only: chance of a 2×2 mosaic of training images (RTMO: 1)
 
 
 @dataclass

@@ -49,12 +49,17 @@ LOSS_NAMES = ("cls", "iou", "oks", "vis", "mle", "l1")
 
 class OneStageDataset(Dataset):
     """Whole images → {"image": (3, H, W) raw pixels, "keypoints": (P, K, 3), "boxes": (P, 4)
-    xyxy, "areas": (P,)} in input pixels; crowd people and people without keypoints dropped."""
+    xyxy, "areas": (P,)} in input pixels; crowd people and people without keypoints dropped.
+
+    Training adds, in MMPose's order for RTMO: a 2×2 mosaic with probability ``mosaic_prob``
+    (YOLOX's: four images fitted into the quadrants around a random centre of a 2W×2H canvas,
+    which the letterbox then halves), flip, then a random scale / rotation / shift."""
 
     def __init__(self, coco: CocoPoseDataset, input_size: tuple[int, int], skeleton: Skeleton, *,
                  train: bool, flip_prob: float = 0.5, scale_range: tuple[float, float] = (0.75,
                                                                                         1.25),
-                 rotate_deg: float = 10.0, shift: float = 0.1, seed: int = 0) -> None:
+                 rotate_deg: float = 10.0, shift: float = 0.1, mosaic_prob: float = 0.0,
+                 seed: int = 0) -> None:
         self.coco = coco
         self.input_size = input_size
         self.skeleton = skeleton
@@ -63,6 +68,7 @@ class OneStageDataset(Dataset):
         self.scale_range = scale_range
         self.rotate_deg = rotate_deg
         self.shift = shift
+        self.mosaic_prob = mosaic_prob
         self.seed = seed
         self.epoch = 0
 
@@ -72,7 +78,8 @@ class OneStageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.coco)
 
-    def __getitem__(self, index: int) -> dict:
+    def _load(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(image, keypoints (P, K, 3), boxes (P, 4) xyxy, areas (P,)) in image pixels."""
         record = self.coco[index]
         image = self.coco.load_image(record)
         people = [p for p in record.people if not p.iscrowd and p.num_keypoints > 0]
@@ -81,9 +88,49 @@ class OneStageDataset(Dataset):
         boxes = np.array([p.bbox for p in people], np.float32).reshape(-1, 4)
         areas = np.array([p.area for p in people], np.float32)
         boxes[:, 2:] += boxes[:, :2]  # xywh → xyxy
-        ih, iw = image.shape[:2]
+        return image, kpts, boxes, areas
+
+    def _mosaic(self, index: int, rng: np.random.Generator
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Image ``index`` and three random others, each fitted into W×H, meeting at a centre
+        drawn uniformly in [W/2, 3W/2] × [H/2, 3H/2] of a 2W×2H canvas (YOLOX's Mosaic)."""
+        w, h = self.input_size
+        cx, cy = rng.uniform(0.5 * w, 1.5 * w), rng.uniform(0.5 * h, 1.5 * h)
+        canvas = np.full((2 * h, 2 * w, 3), LETTERBOX_PAD, np.uint8)
+        indices = [index, *rng.integers(0, len(self), 3).tolist()]
+        all_k, all_b, all_a = [], [], []
+        for quadrant, i in enumerate(indices):
+            image, kpts, boxes, areas = self._load(i)
+            s = min(w / image.shape[1], h / image.shape[0])
+            iw, ih = round(image.shape[1] * s), round(image.shape[0] * s)
+            image = cv2.resize(image, (iw, ih), interpolation=cv2.INTER_LINEAR)
+            # the quadrant's corner at the centre: top-left, top-right, bottom-left, bottom-right
+            x0 = int(cx) - iw if quadrant in (0, 2) else int(cx)
+            y0 = int(cy) - ih if quadrant in (0, 1) else int(cy)
+            x1, y1 = max(x0, 0), max(y0, 0)
+            x2, y2 = min(x0 + iw, 2 * w), min(y0 + ih, 2 * h)
+            canvas[y1:y2, x1:x2] = image[y1 - y0:y2 - y0, x1 - x0:x2 - x0]
+            kpts = kpts.copy()
+            kpts[..., :2] = kpts[..., :2] * s + (x0, y0)
+            inside = ((kpts[..., 0] >= x1) & (kpts[..., 0] < x2) & (kpts[..., 1] >= y1)
+                      & (kpts[..., 1] < y2))
+            kpts[..., 2] = np.where(inside, kpts[..., 2], 0)
+            boxes = boxes * s + (x0, y0, x0, y0)
+            boxes[:, 0::2] = boxes[:, 0::2].clip(x1, x2)
+            boxes[:, 1::2] = boxes[:, 1::2].clip(y1, y2)
+            all_k.append(kpts)
+            all_b.append(boxes)
+            all_a.append(areas * s * s)
+        return canvas, np.concatenate(all_k), np.concatenate(all_b), np.concatenate(all_a)
+
+    def __getitem__(self, index: int) -> dict:
         w, h = self.input_size
         rng = np.random.default_rng((self.seed, self.epoch, index))
+        if self.train and self.mosaic_prob > 0 and rng.random() < self.mosaic_prob:
+            image, kpts, boxes, areas = self._mosaic(index, rng)
+        else:
+            image, kpts, boxes, areas = self._load(index)
+        ih, iw = image.shape[:2]
         if self.train and rng.random() < self.flip_prob:
             image = image[:, ::-1].copy()
             kpts = flip_keypoints(kpts, iw, self.skeleton.flip_indices)
@@ -182,7 +229,8 @@ class OneStageTask(ValSplitTask):
         return OneStageDataset(load_split(self.cfg, "train"), tuple(self.cfg.codec.input_size),
                                self.skeleton, train=True, flip_prob=a.flip_prob,
                                scale_range=(lo, hi), rotate_deg=a.rotate_factor,
-                               shift=a.shift_factor, seed=self.cfg.train.seed)
+                               shift=a.shift_factor, mosaic_prob=a.mosaic_prob,
+                               seed=self.cfg.train.seed)
 
     def loss(self, model: nn.Module, batch: dict, device: torch.device) -> dict[str, Tensor]:
         images = batch["image"].to(device, non_blocking=True)

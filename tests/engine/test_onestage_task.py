@@ -108,3 +108,65 @@ def test_unknown_loss_name_is_an_error():
         build_task(_cfg("onestage.loss_weights={cls: 1.0}"))
     with pytest.raises(ValueError, match="unknown loss"):
         build_task(_cfg("onestage.stage2_loss_weights={mse: 1.0}"))
+
+
+COLOURS = [(40, 200, 30), (90, 160, 90), (140, 120, 30), (190, 80, 90)]
+
+
+def _solid_colour_dataset(root, n=4, w=128, h=96):
+    """``n`` images, each one solid colour with one person whose 17 keypoints lie on a grid at
+    least 12 px inside it (so that bilinear warping cannot blend a keypoint's pixel). Person i has
+    area 1000·(i + 1), which tells after any transform which image a person came from."""
+    import json
+
+    import cv2
+
+    from posekit.data.coco import CocoPoseDataset
+
+    (root / "images").mkdir(parents=True)
+    images, anns = [], []
+    xs, ys = np.meshgrid(np.linspace(12, 84, 6), np.linspace(12, 64, 3))
+    kpts = np.stack([xs.ravel()[:17], ys.ravel()[:17], np.full(17, 2)], 1)
+    for i, colour in enumerate(COLOURS[:n]):
+        cv2.imwrite(str(root / "images" / f"{i}.png"), np.full((h, w, 3), colour, np.uint8))
+        images.append({"id": i + 1, "file_name": f"{i}.png", "width": w, "height": h})
+        anns.append({"id": i + 1, "image_id": i + 1, "category_id": 1, "iscrowd": 0,
+                     "bbox": [8, 8, 80, 60], "area": 1000.0 * (i + 1),
+                     "num_keypoints": 17, "keypoints": kpts.ravel().tolist()})
+    ann = root / "ann.json"
+    ann.write_text(json.dumps({"images": images, "annotations": anns, "categories": [
+        {"id": 1, "name": "person"}]}))
+    return CocoPoseDataset(ann, root / "images", skeleton="coco17")
+
+
+def test_mosaic_keeps_every_visible_keypoint_on_its_own_image(tmp_path):
+    from posekit.engine.onestage_task import OneStageDataset
+
+    coco = _solid_colour_dataset(tmp_path)
+    task = build_task(_cfg())
+    ds = OneStageDataset(coco, (64, 64), task.skeleton, train=True, flip_prob=0.0,
+                         scale_range=(1.0, 1.0), rotate_deg=0.0, shift=0.0, mosaic_prob=1.0)
+    people_per_item = []
+    for epoch in range(3):
+        ds.set_epoch(epoch)
+        for index in range(len(ds)):
+            item = ds[index]
+            image = item["image"].permute(1, 2, 0).numpy()
+            people_per_item.append(len(item["keypoints"]))
+            for person, box, area in zip(item["keypoints"].numpy(), item["boxes"].numpy(),
+                                         item["areas"].numpy(), strict=True):
+                # a 128×96 image fits 64×64 at scale ½, the 128×128 mosaic is halved: area / 16
+                source = round(area / 62.5) - 1
+                vis = person[:, 2] > 0
+                x, y = person[vis, 0], person[vis, 1]
+                colours = image[np.floor(y).astype(int), np.floor(x).astype(int)]
+                # every visible keypoint sits on its own image's colour (not the padding's, not
+                # another image's)
+                assert np.abs(colours - np.array(COLOURS[source])).max() < 2
+                # the 80×60 box scaled by ¼ (20×15), or less where the mosaic clipped it, and
+                # holding the keypoints
+                assert box[2] - box[0] <= 20 + 1e-3 and box[3] - box[1] <= 15 + 1e-3
+                assert (x >= box[0] - 1e-3).all() and (x <= box[2] + 1e-3).all()
+                assert (y >= box[1] - 1e-3).all() and (y <= box[3] + 1e-3).all()
+    assert max(people_per_item) >= 3  # several images per mosaic
+    assert item["image"].shape == (3, 64, 64)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from posekit.config import ExperimentConfig, apply_overrides
+from posekit.engine.split import load_split
 from posekit.engine.tasks import build_task
 from posekit.engine.train import main as train
 
@@ -26,17 +27,12 @@ def budget_config(cfg: ExperimentConfig, minutes: float, out: Path,
     """``cfg`` with ``schedule.epochs`` set so that ``minutes`` of training at the speed measured
     on a one-epoch probe (its first ``probe_images`` training images) covers the schedule, and a
     25% safety cap on wall time. Returns (config, probed images/s)."""
-    d = cfg.data
-    if d.train_ann:
-        ann, images = Path(d.train_ann), d.train_images or str(Path(d.train_ann).parent)
-    else:
-        ann = Path(d.root) / "annotations" / f"person_keypoints_{d.train_split}.json"
-        images = str(Path(d.root) / "images" / d.train_split)
+    train_split = load_split(cfg, "train")  # the config's own rule for where the data is
     probe = out / f"probe_first{probe_images}.json"
     probe.parent.mkdir(parents=True, exist_ok=True)
-    probe.write_text(json.dumps(first_images(json.loads(ann.read_text()), probe_images)))
-    common = [f"data.train_ann={probe}", f"data.train_images={images}", "schedule.epochs=1",
-              "train.max_minutes=0", "train.val_interval=1000"]
+    probe.write_text(json.dumps(first_images(train_split.gt_dict, probe_images)))
+    common = [f"data.train_ann={probe}", f"data.train_images={train_split.image_root}",
+              "schedule.epochs=1", "train.max_minutes=0", "train.val_interval=1000"]
     speed = train(apply_overrides(cfg, common), out / "probe", progress=False,
                   exist_ok=True).stats["images_per_s"]
     samples = len(build_task(cfg).train_dataset())

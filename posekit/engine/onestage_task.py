@@ -110,8 +110,7 @@ class OneStageDataset(Dataset):
             x1, y1 = max(x0, 0), max(y0, 0)
             x2, y2 = min(x0 + iw, 2 * w), min(y0 + ih, 2 * h)
             canvas[y1:y2, x1:x2] = image[y1 - y0:y2 - y0, x1 - x0:x2 - x0]
-            kpts = kpts.copy()
-            kpts[..., :2] = kpts[..., :2] * s + (x0, y0)
+            kpts[..., :2] = kpts[..., :2] * s + (x0, y0)  # _load's arrays are fresh
             inside = ((kpts[..., 0] >= x1) & (kpts[..., 0] < x2) & (kpts[..., 1] >= y1)
                       & (kpts[..., 1] < y2))
             kpts[..., 2] = np.where(inside, kpts[..., 2], 0)

@@ -18,45 +18,55 @@ _SHIFT = 4  # OpenCV fixed-point bits: coordinates are drawn to 1/16 pixel
 _ONE = 1 << _SHIFT
 
 
-def _fx(v: float) -> int:
-    """Pixel coordinate → OpenCV fixed point."""
-    return int(round(v * _ONE))
+def _draw_shapes(canvas: np.ndarray, shapes: list[_Shape], values: list[int], ox: float,
+                 oy: float) -> None:
+    """Draw filled primitives in order, ``shapes[i]`` with ``values[i]``, into a single-channel
+    canvas whose top-left pixel is image pixel (ox, oy).
 
-
-def _draw_shape(canvas: np.ndarray, shp: _Shape, value: int, ox: float, oy: float) -> None:
-    """Draw one filled primitive of ``value`` into a single-channel canvas whose top-left
-    pixel is image pixel (ox, oy)."""
-    if shp.kind == "poly":
-        pts = np.round((shp.pts - (ox, oy)) * _ONE).astype(np.int32)
-        if shp.convex:
-            cv2.fillConvexPoly(canvas, pts, value, cv2.LINE_8, _SHIFT)
+    Every coordinate goes to fixed point in one NumPy pass (the same float operations, and the
+    same round-half-to-even, as rounding each value alone), then one OpenCV call per primitive;
+    a capsule is a quad between two end circles.
+    """
+    if not shapes:
+        return
+    counts = [len(shp.pts) for shp in shapes]
+    pts = np.concatenate([shp.pts for shp in shapes]) - (ox, oy)  # (T, 2) canvas pixels
+    fixed = np.round(pts * _ONE).astype(np.int32)  # (T, 2)
+    starts = np.cumsum([0, *counts[:-1]]).tolist()
+    caps = [i for i, shp in enumerate(shapes) if shp.kind == "capsule"]
+    quads: dict[int, np.ndarray] = {}
+    if caps:
+        first = np.array([starts[i] for i in caps])
+        a, b = pts[first], pts[first + 1]  # (C, 2) capsule ends
+        d = b - a
+        n = np.array([math.hypot(dx, dy) for dx, dy in d.tolist()])  # (C,) as math.hypot
+        ok = n > 1e-6
+        nrm = np.stack([-d[:, 1], d[:, 0]], axis=1) / np.where(ok, n, 1.0)[:, None]  # (C, 2)
+        r = np.array([shapes[i].size[:2] for i in caps], dtype=np.float64)  # (C, 2) r0, r1
+        r0, r1 = r[:, :1] * nrm, r[:, 1:] * nrm
+        q = np.round(np.stack([a + r0, b + r1, b - r1, a - r0], axis=1) * _ONE).astype(np.int32)
+        quads = {i: q[j] for j, i in enumerate(caps) if ok[j]}  # (4, 2) each
+    sizes = [[int(round(v * _ONE)) for v in shp.size[:2]] for shp in shapes]
+    xy = fixed.tolist()
+    for i, (shp, value) in enumerate(zip(shapes, values, strict=True)):
+        kind, at = shp.kind, starts[i]
+        if kind == "poly":
+            poly = fixed[at:at + counts[i]]
+            if shp.convex:
+                cv2.fillConvexPoly(canvas, poly, value, cv2.LINE_8, _SHIFT)
+            else:
+                cv2.fillPoly(canvas, [poly], value, cv2.LINE_8, _SHIFT)
+        elif kind == "circle":
+            cv2.circle(canvas, xy[at], sizes[i][0], value, -1, cv2.LINE_8, _SHIFT)
+        elif kind == "ellipse":
+            cv2.ellipse(canvas, xy[at], sizes[i], float(shp.size[2]), 0.0, 360.0, value, -1,
+                        cv2.LINE_8, _SHIFT)
         else:
-            cv2.fillPoly(canvas, [pts], value, cv2.LINE_8, _SHIFT)
-        return
-    if shp.kind == "circle":
-        (x, y), = shp.pts.tolist()
-        cv2.circle(canvas, (_fx(x - ox), _fx(y - oy)), _fx(shp.size[0]), value, -1, cv2.LINE_8,
-                   _SHIFT)
-        return
-    if shp.kind == "ellipse":
-        (x, y), = shp.pts.tolist()
-        cv2.ellipse(canvas, (_fx(x - ox), _fx(y - oy)), (_fx(shp.size[0]), _fx(shp.size[1])),
-                    float(shp.size[2]), 0.0, 360.0, value, -1, cv2.LINE_8, _SHIFT)
-        return
-    assert shp.kind == "capsule", shp.kind
-    (ax, ay), (bx, by) = shp.pts.tolist()
-    r0, r1 = shp.size
-    ax, ay, bx, by = ax - ox, ay - oy, bx - ox, by - oy
-    n = math.hypot(bx - ax, by - ay)
-    if n > 1e-6:
-        nx, ny = -(by - ay) / n, (bx - ax) / n
-        quad = np.array([
-            [_fx(ax + r0 * nx), _fx(ay + r0 * ny)], [_fx(bx + r1 * nx), _fx(by + r1 * ny)],
-            [_fx(bx - r1 * nx), _fx(by - r1 * ny)], [_fx(ax - r0 * nx), _fx(ay - r0 * ny)],
-        ], dtype=np.int32)
-        cv2.fillConvexPoly(canvas, quad, value, cv2.LINE_8, _SHIFT)
-    cv2.circle(canvas, (_fx(ax), _fx(ay)), _fx(r0), value, -1, cv2.LINE_8, _SHIFT)
-    cv2.circle(canvas, (_fx(bx), _fx(by)), _fx(r1), value, -1, cv2.LINE_8, _SHIFT)
+            assert kind == "capsule", kind
+            if i in quads:
+                cv2.fillConvexPoly(canvas, quads[i], value, cv2.LINE_8, _SHIFT)
+            cv2.circle(canvas, xy[at], sizes[i][0], value, -1, cv2.LINE_8, _SHIFT)
+            cv2.circle(canvas, xy[at + 1], sizes[i][1], value, -1, cv2.LINE_8, _SHIFT)
 
 
 def _canvas_box(extent: np.ndarray, size: int) -> tuple[int, int, int, int] | None:
@@ -82,8 +92,7 @@ def _draw_object(image: np.ndarray, label: np.ndarray, shapes: list[_Shape], own
         return
     x0, y0, x1, y1 = box
     canvas = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
-    for shp in shapes:
-        _draw_shape(canvas, shp, 1, x0, y0)
+    _draw_shapes(canvas, shapes, [1] * len(shapes), x0, y0)
     mask = canvas > 0
     np.copyto(image[y0:y1, x0:x1], cloth.fill(canvas.shape, (x0, y0)), where=mask[..., None])
     np.copyto(label[y0:y1, x0:x1], np.uint16(owner << _OWNER_SHIFT), where=mask)

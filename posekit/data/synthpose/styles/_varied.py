@@ -26,7 +26,7 @@ from posekit.data.synthpose.body import (
     Material,
     Part,
 )
-from posekit.data.synthpose.draw import _canvas_box, _draw_shape
+from posekit.data.synthpose.draw import _canvas_box, _draw_shapes
 from posekit.data.synthpose.figure import _capsule, _Figure, _Shape
 from posekit.data.synthpose.looks import (
     _HAIR_RGB,
@@ -191,20 +191,23 @@ def draw_person_varied(
     h, w = y1 - y0, x1 - x0
     canvas = np.zeros((h, w), dtype=np.uint16)
     shade = np.ones(1 << _PART_BITS, dtype=np.float32)
+    shapes, values = [], []
     for gr in fig.groups:
         limb = int(gr.part) in _LIMB_PARTS and look.limb != "capsule"
         for shp in gr.shapes:
             if limb and shp.kind == "capsule":
                 shp = _limb_shape(shp, look.limb)
-            _draw_shape(canvas, shp, (int(shp.material) << _PART_BITS) | int(gr.part), x0, y0)
+            shapes.append(shp)
+            values.append((int(shp.material) << _PART_BITS) | int(gr.part))
         shade[int(gr.part)] = 0.9 - 0.6 * min(max(gr.depth / height, -0.2), 0.2)
+    _draw_shapes(canvas, shapes, values, x0, y0)
     held_in_front = rng.random() < 0.6
     for shp in extra:  # the carried object: in front of the body or behind it
         if held_in_front:
-            _draw_shape(canvas, shp, int(Material.OBJECT) << _PART_BITS, x0, y0)
+            _draw_shapes(canvas, [shp], [int(Material.OBJECT) << _PART_BITS], x0, y0)
         else:
             m = np.zeros((h, w), np.uint16)
-            _draw_shape(m, shp, int(Material.OBJECT) << _PART_BITS, x0, y0)
+            _draw_shapes(m, [shp], [int(Material.OBJECT) << _PART_BITS], x0, y0)
             np.copyto(canvas, m, where=(canvas == 0) & (m > 0))
     mask = canvas > 0
     if not mask.any():

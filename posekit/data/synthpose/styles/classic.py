@@ -20,7 +20,7 @@ from posekit.data.synthpose.body import (
     _PART_MASK,
     Material,
 )
-from posekit.data.synthpose.draw import _canvas_box, _draw_shape
+from posekit.data.synthpose.draw import _canvas_box, _draw_shapes
 from posekit.data.synthpose.figure import _capsule, _Figure, _Shape
 from posekit.data.synthpose.looks import (
     _SKIN_RGB,
@@ -61,9 +61,10 @@ def draw_person(
     x0, y0, x1, y1 = box
     canvas = np.zeros((y1 - y0, x1 - x0), dtype=np.uint16)
     shade = np.ones(1 << _PART_BITS, dtype=np.float32)
+    shapes = [shp for gr in fig.groups for shp in gr.shapes]
+    _draw_shapes(canvas, shapes, [(int(shp.material) << _PART_BITS) | int(gr.part)
+                                  for gr in fig.groups for shp in gr.shapes], x0, y0)
     for gr in fig.groups:
-        for shp in gr.shapes:
-            _draw_shape(canvas, shp, (int(shp.material) << _PART_BITS) | int(gr.part), x0, y0)
         # Nearer parts brighter, farther ones darker (depth in units of H).
         shade[int(gr.part)] = 0.86 - 0.7 * min(max(gr.depth / height, -0.2), 0.2) - _u(
             rng, 0.0, 0.04)

@@ -93,6 +93,8 @@ def _draw_object(image: np.ndarray, label: np.ndarray, shapes: list[_Shape], own
     x0, y0, x1, y1 = box
     canvas = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
     _draw_shapes(canvas, shapes, [1] * len(shapes), x0, y0)
-    mask = canvas > 0
-    np.copyto(image[y0:y1, x0:x1], cloth.fill(canvas.shape, (x0, y0)), where=mask[..., None])
-    np.copyto(label[y0:y1, x0:x1], np.uint16(owner << _OWNER_SHIFT), where=mask)
+    # The canvas (0/1) is the mask; cv2.copyTo writes in place into the views.
+    cv2.copyTo(np.ascontiguousarray(cloth.fill(canvas.shape, (x0, y0))), canvas,
+               image[y0:y1, x0:x1])
+    cv2.copyTo(np.full(canvas.shape, owner << _OWNER_SHIFT, dtype=np.uint16), canvas,
+               label[y0:y1, x0:x1])

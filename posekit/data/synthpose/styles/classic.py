@@ -61,22 +61,26 @@ def draw_person(
     x0, y0, x1, y1 = box
     canvas = np.zeros((y1 - y0, x1 - x0), dtype=np.uint16)
     shade = np.ones(1 << _PART_BITS, dtype=np.float32)
-    shapes = [shp for gr in fig.groups for shp in gr.shapes]
-    _draw_shapes(canvas, shapes, [(int(shp.material) << _PART_BITS) | int(gr.part)
-                                  for gr in fig.groups for shp in gr.shapes], x0, y0)
-    for gr in fig.groups:
-        # Nearer parts brighter, farther ones darker (depth in units of H).
-        shade[int(gr.part)] = 0.86 - 0.7 * min(max(gr.depth / height, -0.2), 0.2) - _u(
-            rng, 0.0, 0.04)
+    groups = fig.groups
+    _draw_shapes(canvas, [shp for gr in groups for shp in gr.shapes],
+                 [(int(shp.material) << _PART_BITS) | int(gr.part)
+                  for gr in groups for shp in gr.shapes], x0, y0)
+    # Nearer parts brighter, farther ones darker (depth in units of H), and a little random
+    # (one uniform in [0, 0.04) per group, in order: the stream of one scalar draw per group).
+    depth = np.array([gr.depth for gr in groups], dtype=np.float64) / height
+    shade[[int(gr.part) for gr in groups]] = (0.86 - 0.7 * np.clip(depth, -0.2, 0.2)
+                                              - 0.04 * rng.random(len(groups)))
     mask = canvas > 0
     if not mask.any():
         return None
     cloths = (look.shirt, look.trousers, look.hair, look.hat)
     slots = np.take(_PATTERN_SLOT, canvas)  # (h, w)
-    choices = [np.uint8(0)] + [
-        cl.level_map(canvas.shape, (x0, y0)) if cl.pattern >= 0 else np.uint8(0) for cl in cloths]
-    level = np.choose(slots, choices).astype(np.uint16)  # (h, w) in 0..3
-    idx = canvas | (level << _OWNER_SHIFT)
+    level = np.zeros(canvas.shape, dtype=np.uint8)  # (h, w) in 0..3
+    for slot, cl in enumerate(cloths, 1):
+        if cl.pattern >= 0:
+            cv2.copyTo(cl.level_map(canvas.shape, (x0, y0)), (slots == slot).view(np.uint8),
+                       level)
+    idx = canvas | (level.astype(np.uint16) << _OWNER_SHIFT)
     if height >= 48:  # dark contour where parts meet, as shading does in photos
         part = canvas & _PART_MASK
         edge = cv2.dilate(part, _CROSS) != cv2.erode(part, _CROSS)
@@ -93,8 +97,9 @@ def draw_person(
     lut = colours.transpose(1, 0, 2)[:, :, None, :] * shade[None, None, :, None]  # (4,16,32,3)
     lut = np.stack([lut, 0.75 * lut]).reshape(-1, 3).astype(np.uint8)  # (4096, 3)
     lit = np.take(lut, idx, axis=0)  # (h, w, 3)
-    np.copyto(image[y0:y1, x0:x1], lit, where=mask[..., None])
-    np.copyto(label[y0:y1, x0:x1], (owner << _OWNER_SHIFT) | canvas, where=mask)
+    on = mask.view(np.uint8)
+    cv2.copyTo(lit, on, image[y0:y1, x0:x1])  # in place, into the views
+    cv2.copyTo((owner << _OWNER_SHIFT) | canvas, on, label[y0:y1, x0:x1])
     return box
 
 

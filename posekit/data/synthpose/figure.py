@@ -8,8 +8,9 @@ fixes geometry, which parts a pixel belongs to and which material it shows.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -28,11 +29,14 @@ _DOWN = np.array([0.0, -1.0, 0.0])
 _FWD = np.array([0.0, 0.0, 1.0])
 
 
+_EYE3 = np.eye(3)
+
+
 def _rodrigues(axis: np.ndarray, angle: float) -> np.ndarray:
     """3×3 rotation by ``angle`` radians about the unit ``axis`` (Rodrigues' formula)."""
-    x, y, z = axis
+    x, y, z = axis.tolist()
     k = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
-    return np.eye(3) + math.sin(angle) * k + (1.0 - math.cos(angle)) * (k @ k)
+    return _EYE3 + math.sin(angle) * k + (1.0 - math.cos(angle)) * (k @ k)
 
 
 def _limb_rotation(side: int, angle: float, plane: float) -> np.ndarray:
@@ -43,13 +47,18 @@ def _limb_rotation(side: int, angle: float, plane: float) -> np.ndarray:
     return _rodrigues(axis, math.radians(angle))
 
 
-def _project(points: np.ndarray, yaw: float) -> tuple[np.ndarray, np.ndarray]:
+def _projection(yaw: float) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Body frame (X = person's left, Y = up, Z = forward) → image plane (x right, y down) and
-    depth (away from the camera) for a body turned by ``yaw`` degrees; orthographic camera."""
+    depth (away from the camera) for a body turned by ``yaw`` degrees; orthographic camera.
+    Returns the map of (P, 3) points to (P, 2) image points and (P,) depths."""
     c, s = math.cos(math.radians(yaw)), math.sin(math.radians(yaw))
-    cam = np.asarray(points, dtype=np.float64).reshape(-1, 3) @ np.array(
-        [[c, 0.0, s], [0.0, -1.0, 0.0], [s, 0.0, -c]]).T  # (P, 3): x, y, depth
-    return cam[:, :2], cam[:, 2]
+    mt = np.array([[c, 0.0, s], [0.0, -1.0, 0.0], [s, 0.0, -c]]).T
+
+    def project(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        cam = np.asarray(points, dtype=np.float64).reshape(-1, 3) @ mt  # (P, 3): x, y, depth
+        return cam[:, :2], cam[:, 2]
+
+    return project
 
 
 def _affine(degrees: float, about: Sequence[float] = (0.0, 0.0),
@@ -111,10 +120,17 @@ def _capsule(a: np.ndarray, b: np.ndarray, r0: float, r1: float, m: Material) ->
     return _Shape("capsule", np.array([a, b]), (max(r0, 1.0), max(r1, 1.0)), m)
 
 
+@functools.lru_cache(maxsize=8)
+def _arc(t0: float, t1: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n,) sin t and cos t for t = linspace(t0, t1, n) (a handful of fixed arcs)."""
+    t = np.linspace(t0, t1, n)
+    return np.sin(t), np.cos(t)
+
+
 def _ellipse_points(a: float, b: float, t0: float, t1: float, n: int) -> np.ndarray:
     """(n, 2) points of the axis-aligned ellipse x = a sin t, y = -b cos t for t in [t0, t1]."""
-    t = np.linspace(t0, t1, n)
-    return np.column_stack([a * np.sin(t), -b * np.cos(t)])
+    sin_t, cos_t = _arc(t0, t1, n)
+    return np.stack([a * sin_t, -b * cos_t], axis=1)
 
 
 def _hull(pts: np.ndarray) -> np.ndarray:
@@ -139,8 +155,9 @@ def _build_figure(p: PersonParams, look: _Look | None = None) -> _Figure:
     c, s = math.cos(math.radians(p.yaw)), math.sin(math.radians(p.yaw))
     ch, sh = math.cos(math.radians(p.head_yaw)), math.sin(math.radians(p.head_yaw))
 
+    project, project_head = _projection(p.yaw), _projection(p.head_yaw)
     neck_base_3d = np.array([0.0, torso, 0.0])
-    neck_base = _project(neck_base_3d, p.yaw)[0][0]
+    neck_base = project(neck_base_3d)[0][0]
     upper = _affine(p.lean)  # torso lean about the pelvis (the origin)
     waist_m = _affine(0.5 * p.lean)
     head_m = _then(_affine(p.neck_roll, neck_base), upper)  # neck roll, then lean
@@ -151,15 +168,18 @@ def _build_figure(p: PersonParams, look: _Look | None = None) -> _Figure:
     groups: list[_Group] = []
 
     # --- torso: convex hulls of shoulder, waist and pelvis "rings" (front and back corners) ---
-    def ring(y: float, half_w: float) -> np.ndarray:
-        return np.array([[sx * half_w, y, sz * half_depth] for sx in (-1, 1) for sz in (-1, 1)])
-
-    top = _apply(upper, _project(ring(torso + 0.25 * r_arm[0], sh_x + 0.2 * r_arm[0]), p.yaw)[0])
     waist_w = max(0.78 * sh_x, pelvis_x)
-    # The shirt reaches below the waistband, which the trousers (drawn after it) then cover.
-    waist = _apply(waist_m, _project(ring(0.28 * torso, waist_w), p.yaw)[0])
-    band = _apply(waist_m, _project(ring(0.34 * torso, waist_w), p.yaw)[0])
-    bottom = _project(ring(-0.05 * H, pelvis_x), p.yaw)[0]
+    # Shoulder, waist, waistband and pelvis rings; the shirt reaches below the waistband,
+    # which the trousers (drawn after it) then cover.
+    rings = project(np.array([
+        [sx * half_w, y, sz * half_depth]
+        for y, half_w in ((torso + 0.25 * r_arm[0], sh_x + 0.2 * r_arm[0]),
+                          (0.28 * torso, waist_w), (0.34 * torso, waist_w),
+                          (-0.05 * H, pelvis_x))
+        for sx in (-1, 1) for sz in (-1, 1)]))[0]  # (16, 2)
+    top = _apply(upper, rings[:4])
+    waist_band = _apply(waist_m, rings[4:12])
+    waist, band, bottom = waist_band[:4], waist_band[4:], rings[12:]
     tg = _Group(Part.TORSO, 0.0, 0, [
         _Shape("poly", _hull(np.vstack([top, waist])), material=Material.SHIRT),
         _Shape("poly", _hull(np.vstack([band, bottom])), material=Material.TROUSERS)])
@@ -173,17 +193,16 @@ def _build_figure(p: PersonParams, look: _Look | None = None) -> _Figure:
             else:
                 t = np.linspace(0, math.pi, 9)
                 nl = np.stack([-w * np.cos(t), y0 - d * np.sin(t), np.full(9, fz)], axis=1)
-            tg.shapes.append(_Shape("poly", _apply(upper, _project(nl, p.yaw)[0])))
+            tg.shapes.append(_Shape("poly", _apply(upper, project(nl)[0])))
         line_bot = 0.36 * torso
         if look.neckline == "zip":
             zl = np.array([[-0.006 * H, torso, fz], [0.006 * H, torso, fz],
                            [0.006 * H, line_bot, fz], [-0.006 * H, line_bot, fz]])
-            tg.shapes.append(_Shape("poly", _apply(upper, _project(zl, p.yaw)[0]),
+            tg.shapes.append(_Shape("poly", _apply(upper, project(zl)[0]),
                                     material=Material.TRIM))
         elif look.buttons:
             ys = np.linspace(torso - 0.09 * H, line_bot + 0.03 * H, 4)
-            ctrs = _apply(upper, _project(np.stack([np.zeros(4), ys, np.full(4, fz)], 1),
-                                          p.yaw)[0])
+            ctrs = _apply(upper, project(np.stack([np.zeros(4), ys, np.full(4, fz)], 1))[0])
             for ctr in ctrs:
                 tg.shapes.append(_Shape("circle", ctr[None], (max(0.009 * H, 0.5),),
                                         Material.TRIM))
@@ -192,14 +211,14 @@ def _build_figure(p: PersonParams, look: _Look | None = None) -> _Figure:
     # --- neck and head ---
     chin = neck_base_3d + np.array([0.0, neck, 0.0])
     neck_ends = np.stack([_apply(upper, neck_base[None])[0],
-                          _apply(head_m, _project(chin + [0.0, 0.3 * rh, 0.0], p.yaw)[0])[0]])
+                          _apply(head_m, project(chin + [0.0, 0.3 * rh, 0.0])[0])[0]])
     groups.append(_Group(Part.NECK, 0.0, 1, [
         _capsule(neck_ends[0], neck_ends[1], 0.028 * H * g, 0.026 * H * g, Material.SKIN)]))
-    head_c2 = _project(chin + [0.0, rh, 0.0], p.yaw)[0][0]  # head centre before roll and lean
+    head_c2 = project(chin + [0.0, rh, 0.0])[0][0]  # head centre before roll and lean
 
     def head_pts(local: np.ndarray) -> np.ndarray:
         """Head-frame 3-D offsets (X left, Y up, Z forward) → image points, turned by head yaw."""
-        return _apply(head_m, _project(local, p.head_yaw)[0] + head_c2)
+        return _apply(head_m, project_head(local)[0] + head_c2)
 
     def head_2d(local_xy: np.ndarray) -> np.ndarray:
         """Image-plane offsets from the head centre (before roll and lean) → image points."""
@@ -267,13 +286,13 @@ def _build_figure(p: PersonParams, look: _Look | None = None) -> _Figure:
     # MPII's extra points: head top (top of the head ellipse), upper neck (the chin, where
     # neck meets head), thorax (neck base between the shoulders), pelvis (mid-hip, the origin).
     extra = np.stack([head_2d(np.array([[0.0, -rh]]))[0],
-                      _apply(head_m, _project(chin, p.yaw)[0])[0],
+                      _apply(head_m, project(chin)[0])[0],
                       _apply(upper, neck_base[None])[0], np.zeros(2)])
     if hair_style == "long":  # hair hanging behind the head, down to the shoulders
         hb = np.array([[0.9 * rw, 0.1 * rh, -0.55 * rd], [-0.9 * rw, 0.1 * rh, -0.55 * rd],
                        [0.8 * rw, -(rh + 0.6 * neck + 0.03 * H), -0.6 * rd],
                        [-0.8 * rw, -(rh + 0.6 * neck + 0.03 * H), -0.6 * rd]])
-        hb_xy, hb_depth = _project(hb, p.head_yaw)
+        hb_xy, hb_depth = project_head(hb)
         groups.append(_Group(Part.HAIR, float(hb_depth.mean()), 2, [
             _Shape("poly", _hull(_apply(head_m, hb_xy + head_c2)), material=Material.HAIR)]))
 
@@ -292,7 +311,7 @@ def _build_figure(p: PersonParams, look: _Look | None = None) -> _Figure:
         el3 = sh3 + L["upper_arm"] * d_up
         wr3 = el3 + L["forearm"] * d_fore
         hd3 = wr3 + 0.45 * L["hand"] * d_fore
-        xy, dep = _project(np.array([sh3, el3, wr3, hd3]), p.yaw)
+        xy, dep = project(np.array([sh3, el3, wr3, hd3]))
         sh2, el2, wr2, hd2 = _apply(upper, xy)
         k[_KP[f"{prefix}_shoulder"]], k[_KP[f"{prefix}_elbow"]] = sh2, el2
         k[_KP[f"{prefix}_wrist"]] = wr2
@@ -318,9 +337,9 @@ def _build_figure(p: PersonParams, look: _Look | None = None) -> _Figure:
         kn3 = pivot3 + L["thigh"] * d_th
         an3 = kn3 + L["shank"] * d_sh
         sole = an3 + 0.5 * L["foot_height"] * d_sh
-        xy, dep = _project(np.array([[side * hip_kp_x, 0.0, 0.0], pivot3, kn3, an3,
+        xy, dep = project(np.array([[side * hip_kp_x, 0.0, 0.0], pivot3, kn3, an3,
                                      sole - 0.22 * L["foot_length"] * fwd_sh,
-                                     sole + 0.72 * L["foot_length"] * fwd_sh]), p.yaw)
+                                     sole + 0.72 * L["foot_length"] * fwd_sh]))
         hp2, pv2, kn2, an2, heel2, toe2 = xy
         k[_KP[f"{prefix}_hip"]], k[_KP[f"{prefix}_knee"]], k[_KP[f"{prefix}_ankle"]] = hp2, kn2, an2
         m_shank = Material.SKIN if look is not None and look.legs == "shorts" else Material.TROUSERS
@@ -338,18 +357,19 @@ def _build_figure(p: PersonParams, look: _Look | None = None) -> _Figure:
     # Whole-body rotation about the pelvis and placement, applied to every shape at once.
     place = _affine(p.rotation, shift=p.center)
     shapes = [shp for gr in groups for shp in gr.shapes]
-    counts = np.cumsum([len(shp.pts) for shp in shapes])[:-1]
-    placed = np.split(_apply(place, np.concatenate([shp.pts for shp in shapes])), counts)
-    radius = 0.0
-    for shp, pts in zip(shapes, placed, strict=True):
-        shp.pts = pts
+    placed = _apply(place, np.concatenate([shp.pts for shp in shapes] + [k, extra]))
+    radius, at = 0.0, 0
+    for shp in shapes:
+        shp.pts = placed[at:at + len(shp.pts)]
+        at += len(shp.pts)
         if shp.kind == "ellipse":
             shp.size = (shp.size[0], shp.size[1], shp.size[2] + p.rotation)
         if shp.kind != "poly":
             radius = max(radius, *shp.size[:2])
-    allpts = np.concatenate(placed)
+    allpts = placed[:at]
     extent = np.concatenate([allpts.min(0) - radius, allpts.max(0) + radius])
-    return _Figure(_apply(place, k), hidden, groups, extent, _apply(place, extra))
+    kn = len(k)
+    return _Figure(placed[at:at + kn], hidden, groups, extent, placed[at + kn:])
 
 
 def person_keypoints(params: PersonParams) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ against its outputs in ``tests/grouping/``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -32,6 +33,12 @@ from scipy.optimize import linear_sum_assignment
 
 from posekit.skeletons import COCO17, OPENPOSE18, Skeleton, convert_keypoints
 from posekit.structures import PoseInstances
+
+try:  # the optional extra `fast`: compiled peak search, same peaks as the NumPy path (tested)
+    from posekit.grouping import _numba_peaks
+except ImportError:
+    _numba_peaks = None
+USE_NUMBA = _numba_peaks is not None  # tests switch it off to check the NumPy path
 
 __all__ = [
     "GroupingConfig", "assemble_people", "find_peaks", "group_people", "limb_scores", "match_limb",
@@ -170,13 +177,34 @@ def _smooth_above(maps: np.ndarray, sigma: float, threshold: float) -> tuple[np.
     return sm, (parts[order], ys[order], xs[order])
 
 
-def find_peaks(
-    heatmaps: np.ndarray, config: GroupingConfig
-) -> list[np.ndarray]:
-    """Per part, an (n, 3) array of (x, y, score) peaks in row-major (y, then x) order."""
-    heatmaps = np.asarray(heatmaps)
-    sm, (parts, ys, xs) = _smooth_above(heatmaps, config.smooth_sigma, config.peak_threshold)
-    k, h, w = sm.shape
+_NB_TILE = 8  # tile edge of the compiled path's bound (pixels)
+
+
+@lru_cache(maxsize=8)
+def _numba_kernels(sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """The float32 Gaussian taps and the per-tile-offset kernel mass bound for σ."""
+    kern = _scipy_gaussian_kernel(sigma)
+    return kern.astype(np.float32), _numba_peaks.tile_weights(kern, _NB_TILE)
+
+
+def _peak_pixels(
+    maps: np.ndarray, sigma: float, threshold: float, neighbours: bool
+) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """The smoothed maps and the (part, y, x) pixels above ``threshold`` and ≥ their 4
+    neighbours (outside the map = 0), in row-major order per part.
+
+    The smoothed maps hold exact values at these pixels (and, with ``neighbours``, at their 4
+    neighbours); elsewhere they may hold anything. With numba installed a compiled kernel
+    smooths only tiles whose bound exceeds the threshold; else :func:`_smooth_above`.
+    """
+    maps = np.ascontiguousarray(maps, dtype=np.float32)
+    k, h, w = maps.shape
+    if USE_NUMBA and sigma > 0 and min(h, w) >= 4 * _NB_TILE + 4 * sigma:
+        kern, wts = _numba_kernels(float(sigma))
+        sm, parts, ys, xs = _numba_peaks.peaks_above(maps, kern, wts, np.float32(threshold),
+                                                     _NB_TILE, neighbours)
+        return sm, (parts, ys, xs)
+    sm, (parts, ys, xs) = _smooth_above(maps, sigma, threshold)
     # Compare only the pixels above threshold with their 4 neighbours (outside = 0).
     v = sm[parts, ys, xs]
     keep = np.ones(len(v), dtype=bool)
@@ -186,9 +214,19 @@ def find_peaks(
         nb = np.zeros(len(v), dtype=sm.dtype)
         nb[inside] = sm[parts[inside], ny[inside], nx[inside]]
         keep &= v >= nb
-    parts, ys, xs = parts[keep], ys[keep], xs[keep]
+    return sm, (parts[keep], ys[keep], xs[keep])
+
+
+def find_peaks(
+    heatmaps: np.ndarray, config: GroupingConfig
+) -> list[np.ndarray]:
+    """Per part, an (n, 3) array of (x, y, score) peaks in row-major (y, then x) order."""
+    heatmaps = np.asarray(heatmaps)
+    sm, (parts, ys, xs) = _peak_pixels(heatmaps, config.smooth_sigma, config.peak_threshold,
+                                       config.subpixel)
+    k, h, w = sm.shape
     if config.max_peaks > 0 and len(parts):
-        vals = v[keep]
+        vals = sm[parts, ys, xs]
         sel = np.zeros(len(parts), dtype=bool)
         starts = np.searchsorted(parts, np.arange(k + 1))
         for j in range(k):

@@ -1,0 +1,224 @@
+"""Numba kernel for the peak search of :mod:`posekit.grouping.paf_grouping` (optional extra).
+
+One compiled pass per part: tile maxima of the raw map, an exact upper bound of the smoothed map
+per tile, the separable Gaussian only on tiles whose bound exceeds the threshold, and the 4-
+neighbour NMS. Importing this module needs numba (``pip install posekit[fast]``).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["tile_weights", "peaks_above"]
+
+_LANES = 16  # run lengths are rounded up to whole AVX-512 float32 vectors
+
+
+def tile_weights(kern: np.ndarray, t: int) -> np.ndarray:
+    """(2D + 1,) w[d]: the most kernel mass that t×t tile offset d can give one pixel of a tile.
+
+    The smoothed value at p is Σ k(q)·raw(p − q) ≤ Σ_tiles mass(tile)·max(tile, 0), and the 2-D
+    kernel's mass in a tile offset (dy, dx) is at most w[dy]·w[dx] (separable), for any p in it.
+    """
+    r = (len(kern) - 1) // 2
+    d_max = -(-r // t)
+    w = np.zeros(2 * d_max + 1)
+    for d in range(-d_max, d_max + 1):
+        for p in range(t):
+            s = np.arange(d * t, d * t + t) - p  # source offsets from p
+            s = s[np.abs(s) <= r]
+            w[d + d_max] = max(w[d + d_max], kern[s + r].sum())
+    return w
+
+
+@numba.njit(cache=True, inline="always")
+def _reflect(i: int, n: int) -> int:
+    # scipy's 'reflect' / OpenCV's BORDER_REFLECT: d c b a | a b c d | d c b a
+    if i < 0:
+        return -1 - i
+    if i >= n:
+        return 2 * n - 1 - i
+    return i
+
+
+@numba.njit(cache=True)
+def peaks_above(maps, kern, w, threshold, t, dilate):  # pragma: no cover - compiled
+    """Smoothed maps and the (part, y, x) peaks above ``threshold`` (NMS over 4 neighbours).
+
+    Smoothing (float32, rows then columns, reflect border) runs only on tiles whose bound exceeds
+    the threshold less a float32 rounding margin; a pixel outside them is below the threshold,
+    so it never beats a candidate, and is left unwritten (garbage) in the returned maps. ``dilate`` adds one tile
+    around each computed tile, so the 4 neighbours of every peak hold their smoothed values.
+    """
+    k_parts, h, wd = maps.shape
+    r = (kern.shape[0] - 1) // 2
+    d_max = (w.shape[0] - 1) // 2
+    th, tw = (h + t - 1) // t, (wd + t - 1) // t
+    the, twe = th + 2 * d_max, tw + 2 * d_max
+    sm = np.empty(maps.shape, dtype=np.float32)
+    hbuf = np.empty((h, wd), dtype=np.float32)
+    rowmax = np.empty((the, wd), dtype=np.float32)
+    tmax = np.empty((the, twe), dtype=np.float64)
+    bx = np.empty((the, tw), dtype=np.float64)
+    bnd = np.empty(tw, dtype=np.float64)
+    need = np.zeros((th, tw), dtype=np.bool_)
+    need2 = np.zeros((th, tw), dtype=np.bool_)
+    hrow = np.zeros((h, tw), dtype=np.bool_)
+    buf = np.empty(wd + 2 * r + t + _LANES, dtype=np.float32)
+    acc = np.empty(wd + t + _LANES, dtype=np.float32)
+    blk = np.empty((t + 2 * r, wd + t + _LANES), dtype=np.float32)
+    cap = 1024
+    out_p = np.empty(cap, dtype=np.intp)
+    out_y = np.empty(cap, dtype=np.intp)
+    out_x = np.empty(cap, dtype=np.intp)
+    count = 0
+    for k in range(k_parts):
+        m = maps[k]  # one view per part
+        # Tile maxima over the reflect-extended map, tiles −d_max … th + d_max − 1.
+        for e in range(the):
+            for x in range(wd):
+                rowmax[e, x] = -np.inf
+            for y in range((e - d_max) * t, (e - d_max + 1) * t):
+                yy = _reflect(y, h)
+                for x in range(wd):
+                    rowmax[e, x] = max(rowmax[e, x], m[yy, x])
+            for f in range(twe):
+                best = -np.inf
+                for x in range((f - d_max) * t, (f - d_max + 1) * t):
+                    v = rowmax[e, _reflect(x, wd)]
+                    if v > best:
+                        best = v
+                tmax[e, f] = max(best, 0.0)
+        # float32 smoothing errs by < 25 ulp of the largest value: skip only tiles clearly below.
+        margin = 1e-5 * max(tmax.max(), 1e-2)
+        # Separable bound: columns, then rows (loops ordered to vectorise over tile columns).
+        for e in range(the):
+            for c in range(tw):
+                bx[e, c] = 0.0
+            for d in range(2 * d_max + 1):
+                wdd = w[d]
+                for c in range(tw):
+                    bx[e, c] += wdd * tmax[e, c + d]
+        anyneed = False
+        for ty in range(th):
+            for c in range(tw):
+                bnd[c] = 0.0
+            for d in range(2 * d_max + 1):
+                wdd = w[d]
+                for c in range(tw):
+                    bnd[c] += wdd * bx[ty + d, c]
+            for c in range(tw):
+                need[ty, c] = bnd[c] > threshold - margin
+                anyneed |= need[ty, c]
+        if not anyneed:
+            continue
+        if dilate:
+            for ty in range(th):
+                for c in range(tw):
+                    v = False
+                    for a in range(max(ty - 1, 0), min(ty + 2, th)):
+                        for b in range(max(c - 1, 0), min(c + 2, tw)):
+                            v |= need[a, b]
+                    need2[ty, c] = v
+            need[:, :] = need2
+        # Rows of the row-pass each needed tile reads (reflected rows are real rows).
+        hrow[:, :] = False
+        for ty in range(th):
+            for c in range(tw):
+                if need[ty, c]:
+                    for y in range(ty * t - r, min(ty * t + t, h) + r):
+                        hrow[_reflect(y, h), c] = True
+        # Row pass on runs of needed tile columns (index arithmetic, no views: a view costs
+        # reference counting in the inner loops).
+        for y in range(h):
+            c = 0
+            while c < tw:
+                if not hrow[y, c]:
+                    c += 1
+                    continue
+                c1 = c
+                while c1 < tw and hrow[y, c1]:
+                    c1 += 1
+                xa, xb = c * t, min(c1 * t, wd)
+                n = xb - xa
+                nv = (n + _LANES - 1) // _LANES * _LANES  # whole vectors, no scalar tail
+                for i in range(n + 2 * r):
+                    buf[i] = m[y, _reflect(xa - r + i, wd)]
+                for i in range(n + 2 * r, nv + 2 * r):
+                    buf[i] = 0.0
+                for x in range(nv):
+                    acc[x] = 0.0
+                for j in range(2 * r + 1):
+                    kj = kern[j]
+                    for x in range(nv):
+                        acc[x] += kj * buf[x + j]
+                for x in range(n):
+                    hbuf[y, xa + x] = acc[x]
+                c = c1
+        # Column pass on runs of needed tiles.
+        for ty in range(th):
+            c = 0
+            while c < tw:
+                if not need[ty, c]:
+                    c += 1
+                    continue
+                c1 = c
+                while c1 < tw and need[ty, c1]:
+                    c1 += 1
+                xa, xb = c * t, min(c1 * t, wd)
+                n = xb - xa
+                nv = (n + _LANES - 1) // _LANES * _LANES
+                y0 = ty * t
+                for i in range(t + 2 * r):  # the rows this tile row reads, contiguous
+                    yy = _reflect(y0 - r + i, h)
+                    for x in range(n):
+                        blk[i, x] = hbuf[yy, xa + x]
+                    for x in range(n, nv):
+                        blk[i, x] = 0.0
+                for yi in range(min(t, h - y0)):
+                    for x in range(nv):
+                        acc[x] = 0.0
+                    for i in range(2 * r + 1):
+                        ki = kern[i]
+                        for x in range(nv):
+                            acc[x] += ki * blk[yi + i, x]
+                    for x in range(n):
+                        sm[k, y0 + yi, xa + x] = acc[x]
+                c = c1
+        # Peaks in row-major order: above threshold and ≥ the 4 neighbours (outside = 0; a
+        # neighbour in a skipped tile is ≤ threshold < v).
+        for y in range(h):
+            ty = y // t
+            for c in range(tw):
+                if not need[ty, c]:
+                    continue
+                for x in range(c * t, min(c * t + t, wd)):
+                    v = sm[k, y, x]
+                    if not v > threshold:
+                        continue
+                    if y > 0 and need[(y - 1) // t, c] and sm[k, y - 1, x] > v:
+                        continue
+                    if y + 1 < h and need[(y + 1) // t, c] and sm[k, y + 1, x] > v:
+                        continue
+                    if x > 0 and need[ty, (x - 1) // t] and sm[k, y, x - 1] > v:
+                        continue
+                    if x + 1 < wd and need[ty, (x + 1) // t] and sm[k, y, x + 1] > v:
+                        continue
+                    if count == cap:
+                        cap *= 2
+                        out_p = _grow(out_p, cap)
+                        out_y = _grow(out_y, cap)
+                        out_x = _grow(out_x, cap)
+                    out_p[count] = k
+                    out_y[count] = y
+                    out_x[count] = x
+                    count += 1
+    return sm, out_p[:count].copy(), out_y[:count].copy(), out_x[:count].copy()
+
+
+@numba.njit(cache=True)
+def _grow(a, cap):  # pragma: no cover - compiled
+    b = np.empty(cap, dtype=a.dtype)
+    b[:a.shape[0]] = a
+    return b

@@ -30,9 +30,12 @@ def _draw_shapes(canvas: np.ndarray, shapes: list[_Shape], values: list[int], ox
     if not shapes:
         return
     counts = [len(shp.pts) for shp in shapes]
+    starts, at = [], 0
+    for c in counts:
+        starts.append(at)
+        at += c
     pts = np.concatenate([shp.pts for shp in shapes]) - (ox, oy)  # (T, 2) canvas pixels
     fixed = np.round(pts * _ONE).astype(np.int32)  # (T, 2)
-    starts = np.cumsum([0, *counts[:-1]]).tolist()
     caps = [i for i, shp in enumerate(shapes) if shp.kind == "capsule"]
     quads: dict[int, np.ndarray] = {}
     if caps:
@@ -94,7 +97,8 @@ def _draw_object(image: np.ndarray, label: np.ndarray, shapes: list[_Shape], own
     canvas = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
     _draw_shapes(canvas, shapes, [1] * len(shapes), x0, y0)
     # The canvas (0/1) is the mask; cv2.copyTo writes in place into the views.
-    cv2.copyTo(np.ascontiguousarray(cloth.fill(canvas.shape, (x0, y0))), canvas,
-               image[y0:y1, x0:x1])
+    surface = np.empty((*canvas.shape, 3), dtype=np.uint8)
+    surface[:] = cloth.fill(canvas.shape, (x0, y0))
+    cv2.copyTo(surface, canvas, image[y0:y1, x0:x1])
     cv2.copyTo(np.full(canvas.shape, owner << _OWNER_SHIFT, dtype=np.uint16), canvas,
                label[y0:y1, x0:x1])

@@ -167,7 +167,7 @@ def _shadow(image: np.ndarray, fig: _Figure, look: VariedLook, height: float) ->
     cv2.ellipse(m, (c[0] - x0, c[1] - y0), axes, 0.0, 0, 360, 1, -1)
     patch = image[y0:y1, x0:x1]
     dark = (patch.astype(np.float32) * (1.0 - look.shadow)).astype(np.uint8)
-    np.copyto(patch, dark, where=m[..., None] > 0)
+    cv2.copyTo(dark, m, patch)  # in place, into the view
 
 
 def draw_person_varied(
@@ -228,16 +228,15 @@ def draw_person_varied(
                          cloths, strict=True):
             colours[int(m)] = cl.levels
     colours[int(Material.OBJECT)] = look.carry_colour
+    level = np.zeros((h, w), np.uint8)  # (h, w) garment pattern level 0..3
     if look.flat is None:
         slots = np.take(_PATTERN_SLOT, canvas)
-        choices = [np.uint8(0)] + [
-            cl.level_map(canvas.shape, (x0, y0)) if cl.pattern >= 0 else np.uint8(0)
-            for cl in cloths]
-        level = np.choose(slots, choices)
-    else:
-        level = np.zeros((h, w), np.uint8)
-    lit = colours[mat, level]  # (h, w, 3) float32
-    gain = shade[part]  # (h, w)
+        for slot, cl in enumerate(cloths, 1):
+            if cl.pattern >= 0:
+                cv2.copyTo(cl.level_map(canvas.shape, (x0, y0)), (slots == slot).view(np.uint8),
+                           level)
+    lit = np.take(colours.reshape(-1, 3), (mat << 2) | level, axis=0)  # (h, w, 3) float32
+    gain = np.take(shade, part)  # (h, w)
     if look.cylinder > 0 or look.inner_contours:
         edge = (cv2.dilate(part, _CROSS) != cv2.erode(part, _CROSS)) | ~mask
         if look.cylinder > 0:  # rounder: darker towards every part's edge
@@ -265,9 +264,10 @@ def draw_person_varied(
         inner = cv2.erode(mask.astype(np.uint8), _CROSS, iterations=look.outline_width) > 0
         lit[mask & ~inner] = look.outline
     lit = np.clip(lit, 0, 255).astype(np.uint8)
-    np.copyto(image[y0:y1, x0:x1], lit, where=mask[..., None])
+    on = mask.view(np.uint8)
+    cv2.copyTo(lit, on, image[y0:y1, x0:x1])  # in place, into the views
     lab = np.where(part > 0, (owner << _OWNER_SHIFT) | canvas, 0).astype(np.uint16)
-    np.copyto(label[y0:y1, x0:x1], lab, where=mask)
+    cv2.copyTo(lab, on, label[y0:y1, x0:x1])
     return box
 
 

@@ -48,8 +48,9 @@ def peaks_above(maps, kern, w, threshold, t, dilate):  # pragma: no cover - comp
 
     Smoothing (float32, rows then columns, reflect border) runs only on tiles whose bound exceeds
     the threshold less a float32 rounding margin; a pixel outside them is below the threshold,
-    so it never beats a candidate, and is left unwritten (garbage) in the returned maps. ``dilate`` adds one tile
-    around each computed tile, so the 4 neighbours of every peak hold their smoothed values.
+    so it never beats a candidate, and is left unwritten (garbage) in the returned maps.
+    ``dilate`` adds one tile around each computed tile, so the 4 neighbours of every peak hold
+    their smoothed values (sub-pixel refinement reads them).
     """
     k_parts, h, wd = maps.shape
     r = (kern.shape[0] - 1) // 2
@@ -62,6 +63,7 @@ def peaks_above(maps, kern, w, threshold, t, dilate):  # pragma: no cover - comp
     tmax = np.empty((the, twe), dtype=np.float64)
     bx = np.empty((the, tw), dtype=np.float64)
     bnd = np.empty(tw, dtype=np.float64)
+    cols = np.empty(tw, dtype=np.intp)
     need = np.zeros((th, tw), dtype=np.bool_)
     need2 = np.zeros((th, tw), dtype=np.bool_)
     hrow = np.zeros((h, tw), dtype=np.bool_)
@@ -75,20 +77,29 @@ def peaks_above(maps, kern, w, threshold, t, dilate):  # pragma: no cover - comp
     count = 0
     for k in range(k_parts):
         m = maps[k]  # one view per part
-        # Tile maxima over the reflect-extended map, tiles −d_max … th + d_max − 1.
+        # Tile maxima over the reflect-extended map, tiles −d_max … th + d_max − 1: rows, then
+        # columns (a select, not max(), so that the row loop vectorises).
         for e in range(the):
+            dst = rowmax[e]
+            src = m[_reflect((e - d_max) * t, h)]
             for x in range(wd):
-                rowmax[e, x] = -np.inf
-            for y in range((e - d_max) * t, (e - d_max + 1) * t):
-                yy = _reflect(y, h)
+                dst[x] = src[x]
+            for y in range((e - d_max) * t + 1, (e - d_max + 1) * t):
+                src = m[_reflect(y, h)]
                 for x in range(wd):
-                    rowmax[e, x] = max(rowmax[e, x], m[yy, x])
+                    a, b = src[x], dst[x]
+                    dst[x] = a if a > b else b
             for f in range(twe):
+                x0 = (f - d_max) * t
                 best = -np.inf
-                for x in range((f - d_max) * t, (f - d_max + 1) * t):
-                    v = rowmax[e, _reflect(x, wd)]
-                    if v > best:
-                        best = v
+                if x0 >= 0 and x0 + t <= wd:
+                    for x in range(t):
+                        a = dst[x0 + x]
+                        best = a if a > best else best
+                else:
+                    for x in range(x0, x0 + t):
+                        a = dst[_reflect(x, wd)]
+                        best = a if a > best else best
                 tmax[e, f] = max(best, 0.0)
         # float32 smoothing errs by < 25 ulp of the largest value: skip only tiles clearly below.
         margin = 1e-5 * max(tmax.max(), 1e-2)
@@ -143,18 +154,21 @@ def peaks_above(maps, kern, w, threshold, t, dilate):  # pragma: no cover - comp
                 xa, xb = c * t, min(c1 * t, wd)
                 n = xb - xa
                 nv = (n + _LANES - 1) // _LANES * _LANES  # whole vectors, no scalar tail
-                for i in range(n + 2 * r):
-                    buf[i] = m[y, _reflect(xa - r + i, wd)]
-                for i in range(n + 2 * r, nv + 2 * r):
-                    buf[i] = 0.0
+                if xa >= r and xa + nv + r <= wd:
+                    seg = m[y, xa - r:xa + nv + r]  # interior: read in place
+                else:
+                    for i in range(n + 2 * r):
+                        buf[i] = m[y, _reflect(xa - r + i, wd)]
+                    for i in range(n + 2 * r, nv + 2 * r):
+                        buf[i] = 0.0
+                    seg = buf
                 for x in range(nv):
                     acc[x] = 0.0
                 for j in range(2 * r + 1):
                     kj = kern[j]
                     for x in range(nv):
-                        acc[x] += kj * buf[x + j]
-                for x in range(n):
-                    hbuf[y, xa + x] = acc[x]
+                        acc[x] += kj * seg[x + j]
+                hbuf[y, xa:xb] = acc[:n]
                 c = c1
         # Column pass on runs of needed tiles.
         for ty in range(th):
@@ -171,11 +185,8 @@ def peaks_above(maps, kern, w, threshold, t, dilate):  # pragma: no cover - comp
                 nv = (n + _LANES - 1) // _LANES * _LANES
                 y0 = ty * t
                 for i in range(t + 2 * r):  # the rows this tile row reads, contiguous
-                    yy = _reflect(y0 - r + i, h)
-                    for x in range(n):
-                        blk[i, x] = hbuf[yy, xa + x]
-                    for x in range(n, nv):
-                        blk[i, x] = 0.0
+                    blk[i, :n] = hbuf[_reflect(y0 - r + i, h), xa:xb]
+                    blk[i, n:nv] = 0.0
                 for yi in range(min(t, h - y0)):
                     for x in range(nv):
                         acc[x] = 0.0
@@ -183,37 +194,40 @@ def peaks_above(maps, kern, w, threshold, t, dilate):  # pragma: no cover - comp
                         ki = kern[i]
                         for x in range(nv):
                             acc[x] += ki * blk[yi + i, x]
-                    for x in range(n):
-                        sm[k, y0 + yi, xa + x] = acc[x]
+                    sm[k, y0 + yi, xa:xb] = acc[:n]
                 c = c1
         # Peaks in row-major order: above threshold and ≥ the 4 neighbours (outside = 0; a
         # neighbour in a skipped tile is ≤ threshold < v).
-        for y in range(h):
-            ty = y // t
+        for ty in range(th):
+            nc = 0
             for c in range(tw):
-                if not need[ty, c]:
-                    continue
-                for x in range(c * t, min(c * t + t, wd)):
-                    v = sm[k, y, x]
-                    if not v > threshold:
-                        continue
-                    if y > 0 and need[(y - 1) // t, c] and sm[k, y - 1, x] > v:
-                        continue
-                    if y + 1 < h and need[(y + 1) // t, c] and sm[k, y + 1, x] > v:
-                        continue
-                    if x > 0 and need[ty, (x - 1) // t] and sm[k, y, x - 1] > v:
-                        continue
-                    if x + 1 < wd and need[ty, (x + 1) // t] and sm[k, y, x + 1] > v:
-                        continue
-                    if count == cap:
-                        cap *= 2
-                        out_p = _grow(out_p, cap)
-                        out_y = _grow(out_y, cap)
-                        out_x = _grow(out_x, cap)
-                    out_p[count] = k
-                    out_y[count] = y
-                    out_x[count] = x
-                    count += 1
+                if need[ty, c]:
+                    cols[nc] = c
+                    nc += 1
+            for y in range(ty * t, min(ty * t + t, h)):
+                for ci in range(nc):
+                    c = cols[ci]
+                    for x in range(c * t, min(c * t + t, wd)):
+                        v = sm[k, y, x]
+                        if not v > threshold:
+                            continue
+                        if y > 0 and need[(y - 1) // t, c] and sm[k, y - 1, x] > v:
+                            continue
+                        if y + 1 < h and need[(y + 1) // t, c] and sm[k, y + 1, x] > v:
+                            continue
+                        if x > 0 and need[ty, (x - 1) // t] and sm[k, y, x - 1] > v:
+                            continue
+                        if x + 1 < wd and need[ty, (x + 1) // t] and sm[k, y, x + 1] > v:
+                            continue
+                        if count == cap:
+                            cap *= 2
+                            out_p = _grow(out_p, cap)
+                            out_y = _grow(out_y, cap)
+                            out_x = _grow(out_x, cap)
+                        out_p[count] = k
+                        out_y[count] = y
+                        out_x[count] = x
+                        count += 1
     return sm, out_p[:count].copy(), out_y[:count].copy(), out_x[:count].copy()
 
 

@@ -1,0 +1,83 @@
+"""The compiled peak search (numba, optional) finds the NumPy path's peaks and people."""
+
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+
+from posekit.grouping import GroupingConfig, assemble_people, find_peaks, paf_grouping
+from posekit.grouping.scenes import random_people, render_maps
+
+pytest.importorskip("numba")
+
+
+def _scene(n: int, size: tuple[int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rendered maps (w, h = size) with smooth noise, as benchmarks/bench_grouping.py makes."""
+    rng = np.random.default_rng(seed)
+    people = random_people(n, size, rng, missing=0.2)
+    hm, paf = render_maps(people, size, sigma=3.0, limb_width=2.0)
+    noise = gaussian_filter(rng.normal(0, 0.03, hm.shape), (0, 2, 2))
+    return (hm * 0.9 + noise).astype(np.float32), paf
+
+
+def _both(monkeypatch, fn):
+    monkeypatch.setattr(paf_grouping, "USE_NUMBA", False)
+    a = fn()
+    monkeypatch.setattr(paf_grouping, "USE_NUMBA", True)
+    return a, fn()
+
+
+@pytest.mark.parametrize("n,size", [(1, (368, 368)), (5, (368, 368)), (20, (368, 368)),
+                                    (50, (368, 368)), (6, (211, 150)), (12, (97, 130))])
+def test_same_peaks_and_people_as_numpy_path(n, size, monkeypatch):
+    hm, paf = _scene(n, size, seed=n)
+    for cfg in (GroupingConfig.cmu(), GroupingConfig(max_peaks=n // 2 + 1)):
+        (pk, pp), (nk, nq) = _both(monkeypatch, lambda cfg=cfg: assemble_people(hm, paf, cfg))
+        np.testing.assert_array_equal(nk, pk)
+        np.testing.assert_array_equal(nq, pp)
+    # Sub-pixel offsets read the smoothed neighbours: float32 sums in another order.
+    cfg = GroupingConfig(subpixel=True)
+    ref, got = _both(monkeypatch, lambda: find_peaks(hm[:18], cfg))
+    for a, b in zip(ref, got, strict=True):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-4)
+
+
+def test_peaks_on_borders_and_plateau_edges(monkeypatch):
+    """Blobs cut by every border and corner, on sizes that are not multiples of the tile, and
+    values just around the threshold: same peaks as the NumPy path, smoothed values at them
+    equal to scipy's (float32 precision)."""
+    rng = np.random.default_rng(2)
+    h, w = 77, 103
+    maps = (rng.random((6, h, w)) * 0.04).astype(np.float32)
+    spots = [(0, 0), (h - 1, w - 1), (0, w - 1), (h - 1, 0), (h // 2, 0), (5, w // 2)]
+    for j, (y, x) in enumerate(spots):
+        maps[j, max(y - 2, 0):y + 3, max(x - 2, 0):x + 3] = 0.5 + 0.1 * j
+        maps[j, h // 3, w // 3] = 5.66  # a lone pixel that smooths to ≈ 0.1
+    cfg = GroupingConfig.cmu()
+    ref, got = _both(monkeypatch, lambda: find_peaks(maps, cfg))
+    for a, b in zip(ref, got, strict=True):
+        np.testing.assert_array_equal(b, a)
+    sm, (parts, ys, xs) = paf_grouping._peak_pixels(maps, 3.0, 0.1, False)
+    full = gaussian_filter(maps.astype(np.float64), (0, 3, 3), mode="reflect", truncate=4.0)
+    assert len(parts) >= 6
+    np.testing.assert_allclose(sm[parts, ys, xs], full[parts, ys, xs], rtol=0, atol=1e-6)
+
+
+def test_tile_bound_covers_the_smoothed_map():
+    """Σ w[dy]·w[dx]·max(tile, 0) over tile offsets is ≥ the smoothed value at every pixel."""
+    from posekit.grouping._numba_peaks import tile_weights
+
+    t, sigma = 8, 3.0
+    kern = paf_grouping._scipy_gaussian_kernel(sigma)
+    w = tile_weights(kern, t)
+    rng = np.random.default_rng(4)
+    raw = rng.normal(0, 0.3, (64, 64)) * (rng.random((64, 64)) > 0.9)
+    sm = gaussian_filter(raw, sigma, mode="constant", truncate=4.0)  # zeros outside
+    d = (len(w) - 1) // 2
+    tiles = np.maximum(raw.reshape(8, t, 8, t).max(axis=(1, 3)), 0)
+    tiles = np.pad(tiles, d)
+    bound = np.zeros((8, 8))
+    for dy in range(-d, d + 1):
+        for dx in range(-d, d + 1):
+            bound += w[dy + d] * w[dx + d] * tiles[d + dy:d + dy + 8, d + dx:d + dx + 8]
+    assert np.all(np.repeat(np.repeat(bound, t, 0), t, 1) >= sm - 1e-12)
+    assert w[d] <= 1 and np.all(np.diff(w[d:]) <= 0)

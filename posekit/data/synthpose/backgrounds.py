@@ -27,17 +27,18 @@ def pink_noise(rng: np.random.Generator, size: int, colour: bool = True) -> np.n
         out += amp * rng.standard_normal((n, n, ch), dtype=np.float32)
     out = cv2.resize(out, (size, size), interpolation=cv2.INTER_LINEAR).reshape(size, size, ch)
     out /= max(float(np.abs(out).max()), 1e-6)
-    return out if colour else np.repeat(out, 3, axis=2)
+    return out if colour else cv2.merge([out[..., 0]] * 3)
 
 
 def _tint(rng: np.random.Generator, noise: np.ndarray) -> np.ndarray:
     """Map zero-centred noise to colours between two random colours (+ a little chroma)."""
     c1 = np.asarray(_random_colour(rng), np.float32)
     c2 = np.asarray(_random_colour(rng), np.float32)
-    t = 0.5 + 0.5 * noise[..., :1]
-    img = c1 + (c2 - c1) * t
-    img += 40.0 * noise
-    return np.clip(img, 0, 255).astype(np.uint8)
+    d = c2 - c1
+    t = 0.5 + 0.5 * noise[..., 0]  # (S, S)
+    # c1 + (c2 - c1) t + 40 noise in float32, one plane per channel (faster than interleaved)
+    img = cv2.merge([c1[i] + d[i] * t + 40.0 * plane for i, plane in enumerate(cv2.split(noise))])
+    return np.clip(img, 0, 255, out=img).astype(np.uint8)
 
 
 def _repeated(rng: np.random.Generator, size: int) -> np.ndarray:

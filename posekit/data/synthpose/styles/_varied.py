@@ -259,7 +259,7 @@ def draw_person_varied(
                      1, max(1, int(0.01 * height)))
         cloth = (mat == int(Material.SHIRT)) | (mat == int(Material.TROUSERS))
         gain = np.where((fold > 0) & cloth, gain * 0.7, gain)
-    lit = lit * gain[..., None]
+    lit = cv2.multiply(lit.astype(gain.dtype, copy=False), cv2.merge([gain, gain, gain]))
     if look.outline is not None:
         inner = cv2.erode(mask.astype(np.uint8), _CROSS, iterations=look.outline_width) > 0
         lit[mask & ~inner] = look.outline

@@ -97,8 +97,7 @@ def _draw_object(image: np.ndarray, label: np.ndarray, shapes: list[_Shape], own
     canvas = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
     _draw_shapes(canvas, shapes, [1] * len(shapes), x0, y0)
     # The canvas (0/1) is the mask; cv2.copyTo writes in place into the views.
-    surface = np.empty((*canvas.shape, 3), dtype=np.uint8)
-    surface[:] = cloth.fill(canvas.shape, (x0, y0))
+    surface = cloth.fill(canvas.shape, (x0, y0), np.empty((*canvas.shape, 3), dtype=np.uint8))
     cv2.copyTo(surface, canvas, image[y0:y1, x0:x1])
     cv2.copyTo(np.full(canvas.shape, owner << _OWNER_SHIFT, dtype=np.uint16), canvas,
                label[y0:y1, x0:x1])

@@ -25,11 +25,16 @@ class _Cloth:
     pattern: int
     offset: tuple[int, int]
 
-    def fill(self, shape: tuple[int, int], origin: tuple[int, int]) -> np.ndarray:
-        """(h, w, 3) uint8 surface for a canvas at image position ``origin``."""
+    def fill(self, shape: tuple[int, int], origin: tuple[int, int],
+             out: np.ndarray | None = None) -> np.ndarray:
+        """(h, w, 3) uint8 surface for a canvas at image position ``origin`` (written into
+        ``out`` when given; otherwise a read-only broadcast for a plain surface)."""
         if self.pattern < 0:
-            return np.broadcast_to(self.levels[0], (*shape, 3))
-        return np.take(self.levels, self.level_map(shape, origin), axis=0)
+            if out is None:
+                return np.broadcast_to(self.levels[0], (*shape, 3))
+            out[:] = self.levels[0]
+            return out
+        return np.take(self.levels, self.level_map(shape, origin), axis=0, out=out)
 
     def level_map(self, shape: tuple[int, int], origin: tuple[int, int]) -> np.ndarray:
         """(h, w) uint8 pattern levels 0–3 (all 0 for a plain surface)."""
@@ -69,7 +74,7 @@ _TROUSER_RGB = ((50, 70, 120), (30, 30, 35), (110, 110, 115), (190, 170, 120), (
 _BANK_SIDE = 256
 _PERIODS = (3.0, 5.0, 8.0, 13.0, 21.0)  # stripe / check periods and noise cells, px
 _ANGLES = 8  # stripe directions, every 22.5°
-_LEVEL_STEPS = np.array([[0.0], [1 / 3], [2 / 3], [1.0]])  # (4, 1) blend towards colour 2
+_LEVEL_T = (0.0, 1 / 3, 2 / 3, 1.0)  # blend of each level towards colour 2
 
 
 @functools.lru_cache(maxsize=1)
@@ -139,9 +144,10 @@ def _cloth(rng: np.random.Generator, base: tuple[int, int, int], scale: float,
     """A surface of colour ``base``: plain / stripes / checks / noise with probabilities
     ``kinds``, pattern period about 3–10 % of ``scale`` px, blended towards a second colour."""
     kind = ("plain", "stripes", "checks", "noise")[_pick(rng, kinds)]
-    c2 = np.asarray(second if second is not None else _random_colour(rng), dtype=np.float64)
-    c1 = np.asarray(base, dtype=np.float64)
-    levels = (c1 + (c2 - c1) * _LEVEL_STEPS).astype(np.uint8)  # (4, 3)
+    c2 = second if second is not None else _random_colour(rng)
+    # c1 + (c2 - c1) t for t in 0, 1/3, 2/3, 1, truncated (in [0, 255]); plain floats, as fast
+    levels = np.array([[int(a + (b - a) * t) for a, b in zip(base, c2, strict=True)]
+                       for t in _LEVEL_T], dtype=np.uint8)  # (4, 3)
     if kind == "plain":
         return _Cloth(levels, -1, (0, 0))
     period = scale * _u(rng, 0.03, 0.1)

@@ -7,6 +7,7 @@ import math
 import zlib
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from posekit.data.synthpose.body import (
@@ -256,12 +257,11 @@ def _result(image: np.ndarray, label: np.ndarray, figures: list[_Figure],
         area, bbox = 0, (0.0, 0.0, 0.0, 0.0)
         if box is not None:
             x0, y0, x1, y1 = box
-            mine = owner[y0:y1, x0:x1] == i + 1
-            area = int(mine.sum())
+            mine = (owner[y0:y1, x0:x1] == i + 1).view(np.uint8)
+            area = cv2.countNonZero(mine)
             if area:
-                cols, rows = np.flatnonzero(mine.any(0)), np.flatnonzero(mine.any(1))
-                bbox = (x0 + cols[0] - 0.5, y0 + rows[0] - 0.5,
-                        float(cols[-1] - cols[0] + 1), float(rows[-1] - rows[0] + 1))
+                bx, by, bw, bh = cv2.boundingRect(mine)  # tight box of the non-zero pixels
+                bbox = (x0 + bx - 0.5, y0 + by - 0.5, float(bw), float(bh))
         kps = np.concatenate([xy, v[:, None].astype(np.float64)], axis=1)  # (K, 3)
         ext = np.concatenate([exy, ev[:, None].astype(np.float64)], axis=1)  # (4, 3)
         people.append(RenderedPerson(kps, fig.self_hidden.copy(), i + 1, area, bbox, p, ext))

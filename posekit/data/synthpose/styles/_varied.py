@@ -124,7 +124,7 @@ def _limb_shape(shp: _Shape, limb: str) -> _Shape:
     u = d / n
     nrm = np.array([-u[1], u[0]])
     a2, b2 = a - 0.6 * r0 * u, b + 0.6 * r1 * u  # boxes reach over the joints
-    quad = np.stack([a2 + r0 * nrm, b2 + r1 * nrm, b2 - r1 * nrm, a2 - r0 * nrm])
+    quad = np.array([a2, b2, b2, a2]) + np.array([[r0], [r1], [-r1], [-r0]]) * nrm  # (4, 2)
     return _Shape("poly", quad, material=shp.material)
 
 
@@ -246,7 +246,7 @@ def draw_person_varied(
         if look.inner_contours and height >= 40:
             gain = np.where(edge & mask, gain * 0.7, gain)
     if look.light[2] > 0:  # directional light across the body
-        ys, xs = np.ogrid[0:h, 0:w]
+        ys, xs = np.arange(h)[:, None], np.arange(w)[None, :]  # (h, 1), (1, w)
         g = ((xs - w / 2) * look.light[0] + (ys - h / 2) * look.light[1]) / max(h, w, 1)
         gain = gain * (1.0 + look.light[2] * 2.0 * g)
     if look.folds:

@@ -149,6 +149,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = True  # mixed precision where the device supports it (CUDA)
+    cpu_amp: bool = False  # bf16 autocast on CPUs with native bf16 (AVX512-BF16 / AMX); else off
     val_interval: int = 10  # epochs between validations (and best.pt updates)
     checkpoint_interval: int = 1  # epochs between last.pt writes
     log_interval: int = 20  # iterations between log lines

@@ -51,8 +51,18 @@ from posekit.engine.tasks import build_task
 
 __all__ = [
     "build_optimizer", "build_scheduler", "train_one_epoch", "main", "train_cli", "TrainResult",
-    "check_run_dir", "check_data", "check_data_cli", "CsvLog",
+    "check_run_dir", "check_data", "check_data_cli", "CsvLog", "cpu_has_bf16",
 ]
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (oneDNN: AVX512-BF16 or AMX); emulated bf16 is
+    slower than float32, so ``train.cpu_amp`` is ignored without it."""
+    try:
+        return bool(torch.backends.mkldnn.is_available()
+                    and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def build_optimizer(model: nn.Module, cfg: ExperimentConfig) -> torch.optim.Optimizer:
@@ -407,6 +417,8 @@ def main(
     amp_dtype = None
     if cfg.train.amp and device.type == "cuda":
         amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    elif cfg.train.cpu_amp and device.type == "cpu" and cpu_has_bf16():
+        amp_dtype = torch.bfloat16
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
     ema = ModelEMA(model, cfg.optim.ema_decay) if cfg.optim.ema else None
 
@@ -446,7 +458,8 @@ def main(
     if main_proc:
         print(f"posekit train: {cfg.name or 'experiment'} → {out_dir} on {device}"
               f" ({get_world_size()} process{'es' if get_world_size() > 1 else ''}),"
-              f" {len(train_set)} training samples, {len(loader)} iterations/epoch")
+              f" {len(train_set)} training samples, {len(loader)} iterations/epoch"
+              + (f", {str(amp_dtype).removeprefix('torch.')} autocast" if amp_dtype else ""))
     started = time.perf_counter()
 
     def snapshot(epoch: int, stats: dict[str, float], val_pending: bool) -> dict[str, Any]:

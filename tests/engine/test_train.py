@@ -156,3 +156,23 @@ def test_csv_log_appends_and_widens_header(tmp_path):
     assert [r["loss"] for r in rows] == ["1.0", "2.0", "3.0", "4.0"]
     assert [r["val_AP"] for r in rows] == ["", "", "0.5", ""]
     assert not (tmp_path / "metrics.tmp").exists()
+
+
+@pytest.mark.parametrize("cpu_amp, native", [(True, True), (True, False), (False, True)])
+def test_cpu_amp_autocasts_to_bf16_only_on_native_bf16_cpus(tiny_cfg, tmp_path, monkeypatch,
+                                                            cpu_amp, native):
+    """train.cpu_amp runs the forward in bf16 where the CPU has native bf16, else in float32."""
+    cfg = apply_overrides(tiny_cfg, ["schedule.epochs=1", f"train.cpu_amp={str(cpu_amp).lower()}"])
+    task_cls = type(build_task(cfg))
+    seen: list[torch.dtype] = []
+    real_loss = task_cls.loss
+
+    def spy(self, model, batch, device):
+        seen.append(torch.nn.functional.conv2d(batch["image"][:1], torch.ones(1, 3, 1, 1)).dtype)
+        return real_loss(self, model, batch, device)
+
+    monkeypatch.setattr(task_cls, "loss", spy)
+    monkeypatch.setattr(engine, "cpu_has_bf16", lambda: native)
+    engine.main(cfg, tmp_path, progress=False)
+    expected = torch.bfloat16 if cpu_amp and native else torch.float32
+    assert seen and set(seen) == {expected}

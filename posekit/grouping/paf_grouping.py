@@ -189,21 +189,21 @@ def _numba_kernels(sigma: float) -> tuple[np.ndarray, np.ndarray]:
 
 def _peak_pixels(
     maps: np.ndarray, sigma: float, threshold: float, neighbours: bool
-) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """The smoothed maps and the (part, y, x) pixels above ``threshold`` and ≥ their 4
-    neighbours (outside the map = 0), in row-major order per part.
+) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """The (part, y, x) pixels of the smoothed maps above ``threshold`` and ≥ their 4 neighbours
+    (outside the map = 0), row-major per part; and (n, 5) smoothed values at them: the pixel,
+    then with ``neighbours`` the pixels up, down, left, right (clamped at the border).
 
-    The smoothed maps hold exact values at these pixels (and, with ``neighbours``, at their 4
-    neighbours); elsewhere they may hold anything. With numba installed a compiled kernel
-    smooths only tiles whose bound exceeds the threshold; else :func:`_smooth_above`.
+    With numba installed a compiled kernel smooths only tiles whose bound exceeds the threshold;
+    else :func:`_smooth_above`.
     """
     maps = np.ascontiguousarray(maps, dtype=np.float32)
     k, h, w = maps.shape
     if USE_NUMBA and sigma > 0 and min(h, w) >= 4 * _NB_TILE + 4 * sigma:
         kern, wts = _numba_kernels(float(sigma))
-        sm, parts, ys, xs = _numba_peaks.peaks_above(maps, kern, wts, np.float32(threshold),
-                                                     _NB_TILE, neighbours)
-        return sm, (parts, ys, xs)
+        idx, vals = _numba_peaks.peaks_kernel(len(kern))(
+            maps, kern, wts, np.float32(threshold), _NB_TILE, neighbours)
+        return (idx[:, 0], idx[:, 1], idx[:, 2]), vals
     sm, (parts, ys, xs) = _smooth_above(maps, sigma, threshold)
     # Compare only the pixels above threshold with their 4 neighbours (outside = 0).
     v = sm[parts, ys, xs]
@@ -214,7 +214,15 @@ def _peak_pixels(
         nb = np.zeros(len(v), dtype=sm.dtype)
         nb[inside] = sm[parts[inside], ny[inside], nx[inside]]
         keep &= v >= nb
-    return sm, (parts[keep], ys[keep], xs[keep])
+    parts, ys, xs = parts[keep], ys[keep], xs[keep]
+    vals = np.zeros((len(parts), 5), dtype=np.float32)
+    vals[:, 0] = v[keep]
+    if neighbours:
+        vals[:, 1] = sm[parts, np.maximum(ys - 1, 0), xs]
+        vals[:, 2] = sm[parts, np.minimum(ys + 1, h - 1), xs]
+        vals[:, 3] = sm[parts, ys, np.maximum(xs - 1, 0)]
+        vals[:, 4] = sm[parts, ys, np.minimum(xs + 1, w - 1)]
+    return (parts, ys, xs), vals
 
 
 def find_peaks(
@@ -222,31 +230,26 @@ def find_peaks(
 ) -> list[np.ndarray]:
     """Per part, an (n, 3) array of (x, y, score) peaks in row-major (y, then x) order."""
     heatmaps = np.asarray(heatmaps)
-    sm, (parts, ys, xs) = _peak_pixels(heatmaps, config.smooth_sigma, config.peak_threshold,
-                                       config.subpixel)
-    k, h, w = sm.shape
+    k = heatmaps.shape[0]
+    (parts, ys, xs), vals = _peak_pixels(heatmaps, config.smooth_sigma, config.peak_threshold,
+                                         config.subpixel)
     if config.max_peaks > 0 and len(parts):
-        vals = sm[parts, ys, xs]
         sel = np.zeros(len(parts), dtype=bool)
         starts = np.searchsorted(parts, np.arange(k + 1))
         for j in range(k):
             lo, hi = starts[j], starts[j + 1]
             if hi - lo > config.max_peaks:
-                top = np.argsort(-vals[lo:hi], kind="stable")[: config.max_peaks]
+                top = np.argsort(-vals[lo:hi, 0], kind="stable")[: config.max_peaks]
                 sel[lo + top] = True
             else:
                 sel[lo:hi] = True
-        parts, ys, xs = parts[sel], ys[sel], xs[sel]
+        parts, ys, xs, vals = parts[sel], ys[sel], xs[sel], vals[sel]
     scores = heatmaps[parts, ys, xs].astype(np.float64)
     fx = xs.astype(np.float64)
     fy = ys.astype(np.float64)
     if config.subpixel:
         # Quadratic fit through the peak and its neighbours (clamped at the border).
-        xl, xr = np.maximum(xs - 1, 0), np.minimum(xs + 1, w - 1)
-        yu, yd = np.maximum(ys - 1, 0), np.minimum(ys + 1, h - 1)
-        v = sm[parts, ys, xs].astype(np.float64)
-        left, right = sm[parts, ys, xl].astype(np.float64), sm[parts, ys, xr].astype(np.float64)
-        up, down = sm[parts, yu, xs].astype(np.float64), sm[parts, yd, xs].astype(np.float64)
+        v, up, down, left, right = vals.astype(np.float64).T
         dx_den = left - 2 * v + right
         dy_den = up - 2 * v + down
         with np.errstate(divide="ignore", invalid="ignore"):

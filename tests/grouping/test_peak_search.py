@@ -56,10 +56,13 @@ def test_peaks_on_borders_and_plateau_edges(monkeypatch):
     ref, got = _both(monkeypatch, lambda: find_peaks(maps, cfg))
     for a, b in zip(ref, got, strict=True):
         np.testing.assert_array_equal(b, a)
-    sm, (parts, ys, xs) = paf_grouping._peak_pixels(maps, 3.0, 0.1, False)
     full = gaussian_filter(maps.astype(np.float64), (0, 3, 3), mode="reflect", truncate=4.0)
+    (parts, ys, xs), vals = paf_grouping._peak_pixels(maps, 3.0, 0.1, True)
     assert len(parts) >= 6
-    np.testing.assert_allclose(sm[parts, ys, xs], full[parts, ys, xs], rtol=0, atol=1e-6)
+    nbs = [(ys, xs), (np.maximum(ys - 1, 0), xs), (np.minimum(ys + 1, h - 1), xs),
+           (ys, np.maximum(xs - 1, 0)), (ys, np.minimum(xs + 1, w - 1))]
+    for i, (y, x) in enumerate(nbs):  # the peak, then its neighbours up, down, left, right
+        np.testing.assert_allclose(vals[:, i], full[parts, y, x], rtol=0, atol=1e-6)
 
 
 def test_tile_bound_covers_the_smoothed_map():

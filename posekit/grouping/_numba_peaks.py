@@ -49,15 +49,27 @@ def peaks_kernel(taps: int):
     """The compiled :func:`peaks_above` for a kernel of ``taps`` taps: a constant tap count lets
     LLVM unroll the taps and vectorise over pixels (4–7× faster; same sums, in tap order)."""
 
+    # The passes' inner loops live in small functions: LLVM vectorises them there (about 2×
+    # faster than the same loops inlined in peaks_above).
     @numba.njit(cache=True)
-    def _column_run(hbuf, blk, acc, out, kern, y0, xa, n, nv, rows):  # pragma: no cover
-        # Column pass of one run of tiles (own function: LLVM vectorises it only here).
+    def _row_run(seg, kern, hbuf, y, xa, nv):  # pragma: no cover - compiled
+        for x in range(nv):  # taps unrolled, x vectorised; Σ in tap order
+            s = np.float32(0.0)
+            for j in range(taps):
+                s += kern[j] * seg[x + j]
+            hbuf[y, xa + x] = s  # past the run: scratch, or a later run's columns
+
+    @numba.njit(cache=True)
+    def _gather_rows(hbuf, blk, y0, xa, nv, rows):  # pragma: no cover - compiled
         h = hbuf.shape[0]
         r = (taps - 1) // 2
-        for i in range(rows + 2 * r):  # the (reflected) rows this tile row reads
+        for i in range(rows + 2 * r):  # the (reflected) rows a run of tiles reads
             yy = _reflect(y0 - r + i, h)
             for x in range(nv):
                 blk[i, x] = hbuf[yy, xa + x]
+
+    @numba.njit(cache=True)
+    def _column_run(blk, acc, out, kern, y0, xa, n, nv, rows):  # pragma: no cover - compiled
         for yi in range(rows):
             for x in range(nv):
                 s = np.float32(0.0)
@@ -185,11 +197,7 @@ def peaks_kernel(taps: int):
                         for i in range(n + 2 * r, nv + 2 * r):
                             buf[i] = 0.0
                         seg = buf
-                    for x in range(nv):  # taps unrolled, x vectorised; Σ in tap order
-                        s = np.float32(0.0)
-                        for j in range(taps):
-                            s += kern[j] * seg[x + j]
-                        hbuf[y, xa + x] = s  # past xb: scratch, or a later run's columns
+                    _row_run(seg, kern, hbuf, y, xa, nv)
                     c = c1
             # Column pass on runs of needed tiles.
             for ty in range(th):
@@ -205,7 +213,8 @@ def peaks_kernel(taps: int):
                     n = xb - xa
                     nv = (n + _LANES - 1) // _LANES * _LANES
                     y0 = ty * t
-                    _column_run(hbuf, blk, acc, sm, kern, y0, xa, n, nv, min(t, h - y0))
+                    _gather_rows(hbuf, blk, y0, xa, nv, min(t, h - y0))
+                    _column_run(blk, acc, sm, kern, y0, xa, n, nv, min(t, h - y0))
                     c = c1
             # Peaks in row-major order: above threshold and ≥ the 4 neighbours (outside = 0; a
             # neighbour in a skipped tile is ≤ threshold < v).

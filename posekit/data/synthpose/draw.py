@@ -49,7 +49,8 @@ def _draw_shapes(canvas: np.ndarray, shapes: list[_Shape], values: list[int], ox
         r0, r1 = r[:, :1] * nrm, r[:, 1:] * nrm
         q = np.round(np.stack([a + r0, b + r1, b - r1, a - r0], axis=1) * _ONE).astype(np.int32)
         quads = {i: q[j] for j, i in enumerate(caps) if ok[j]}  # (4, 2) each
-    sizes = [[int(round(v * _ONE)) for v in shp.size[:2]] for shp in shapes]
+    sizes = [[int(round(v * _ONE)) for v in shp.size[:2]] if shp.kind != "poly" else None
+             for shp in shapes]
     xy = fixed.tolist()
     for i, (shp, value) in enumerate(zip(shapes, values, strict=True)):
         kind, at = shp.kind, starts[i]

@@ -32,9 +32,9 @@ _FWD = np.array([0.0, 0.0, 1.0])
 _EYE3 = np.eye(3)
 
 
-def _rodrigues(axis: np.ndarray, angle: float) -> np.ndarray:
+def _rodrigues(axis: Sequence[float], angle: float) -> np.ndarray:
     """3×3 rotation by ``angle`` radians about the unit ``axis`` (Rodrigues' formula)."""
-    x, y, z = axis.tolist()
+    x, y, z = axis
     k = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
     return _EYE3 + math.sin(angle) * k + (1.0 - math.cos(angle)) * (k @ k)
 
@@ -43,7 +43,7 @@ def _limb_rotation(side: int, angle: float, plane: float) -> np.ndarray:
     """Rotation that raises a hanging limb of the given side by ``angle`` degrees in ``plane``
     (0 = sideways away from the body, 90 = forwards)."""
     phi = math.radians(plane)
-    axis = np.array([-math.sin(phi), 0.0, side * math.cos(phi)])  # down × (side cos φ, 0, sin φ)
+    axis = (-math.sin(phi), 0.0, side * math.cos(phi))  # down × (side cos φ, 0, sin φ)
     return _rodrigues(axis, math.radians(angle))
 
 
@@ -305,7 +305,7 @@ def _build_figure(p: PersonParams, look: _Look | None = None) -> _Figure:
         sh3 = np.array([side * sh_x, torso, 0.0])
         r1 = _limb_rotation(side, p.shoulder[i], p.shoulder_plane[i])
         d_up = r1 @ _DOWN
-        bend = _rodrigues(d_up, math.radians(side * p.humeral[i])) @ (r1 @ _FWD)
+        bend = _rodrigues(d_up.tolist(), math.radians(side * p.humeral[i])) @ (r1 @ _FWD)
         beta = math.radians(p.elbow[i])
         d_fore = math.cos(beta) * d_up + math.sin(beta) * bend
         el3 = sh3 + L["upper_arm"] * d_up

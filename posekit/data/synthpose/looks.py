@@ -126,10 +126,13 @@ def _crop(tile: np.ndarray, x: int, y: int, shape: tuple[int, int]) -> np.ndarra
 def _bgr(rgb: Sequence[float], rng: np.random.Generator | None = None, jitter: int = 0
          ) -> tuple[int, int, int]:
     """RGB → BGR ints in 0–255, optionally jittered per channel."""
-    out = [float(v) for v in rgb[::-1]]
-    if rng is not None and jitter:
-        out = [v + _int(rng, -jitter, jitter) for v in out]
-    return tuple(int(min(max(v, 0.0), 255.0)) for v in out)  # type: ignore[return-value]
+    r, g, b = float(rgb[0]), float(rgb[1]), float(rgb[2])
+    if rng is not None and jitter:  # drawn in B, G, R order
+        b += _int(rng, -jitter, jitter)
+        g += _int(rng, -jitter, jitter)
+        r += _int(rng, -jitter, jitter)
+    return (int(min(max(b, 0.0), 255.0)), int(min(max(g, 0.0), 255.0)),
+            int(min(max(r, 0.0), 255.0)))
 
 
 def _random_colour(rng: np.random.Generator, s: tuple[float, float] = (0.1, 1.0),

@@ -263,3 +263,44 @@ def _grow(a, cap):  # pragma: no cover - compiled
     b = np.zeros((cap, a.shape[1]), dtype=a.dtype)
     b[:a.shape[0]] = a
     return b
+
+
+@numba.njit(cache=True)
+def pair_scores(a, b, channel, pafs, t, order, threshold, need, ratio, height):  # pragma: no cover
+    """Limb scores of N candidate pairs a → b (N, 2) on PAF channels (channel, channel + 1) and
+    whether each passes both criteria; samples are read in ``order`` (middle first) and a pair
+    is rejected (score NaN) as soon as more fail than the fraction criterion allows."""
+    n, s = a.shape[0], t.shape[0]
+    h, w = pafs.shape[1], pafs.shape[2]
+    max_fail = s - need
+    score = np.full(n, np.nan)
+    ok = np.zeros(n, dtype=np.bool_)
+    vals = np.empty(s)
+    for p in range(n):
+        ax, ay = a[p, 0], a[p, 1]
+        dx, dy = b[p, 0] - ax, b[p, 1] - ay
+        norm = max(np.sqrt(dx * dx + dy * dy), 1e-3)
+        vx, vy = dx / norm, dy / norm
+        c = channel[p]
+        fails = 0
+        for q in range(s):
+            i = order[q]
+            ix = min(max(int(np.rint(ax + dx * t[i])), 0), w - 1)
+            iy = min(max(int(np.rint(ay + dy * t[i])), 0), h - 1)
+            v = np.float64(pafs[c, iy, ix]) * vx + np.float64(pafs[c + 1, iy, ix]) * vy
+            vals[i] = v
+            if not v > threshold:
+                fails += 1
+                if fails > max_fail:
+                    break
+        if fails > max_fail:
+            continue
+        total = 0.0
+        for i in range(s):
+            total += vals[i]
+        total /= s
+        if ratio > 0:
+            total += min(ratio * height / norm - 1, 0.0)
+        score[p] = total
+        ok[p] = total > 0
+    return score, ok

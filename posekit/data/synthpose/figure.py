@@ -210,30 +210,46 @@ def _build_figure(p: PersonParams, look: _Look | None = None) -> _Figure:
 
     # --- neck and head ---
     chin = neck_base_3d + np.array([0.0, neck, 0.0])
-    neck_ends = np.stack([_apply(upper, neck_base[None])[0],
-                          _apply(head_m, project(chin + [0.0, 0.3 * rh, 0.0])[0])[0]])
-    groups.append(_Group(Part.NECK, 0.0, 1, [
-        _capsule(neck_ends[0], neck_ends[1], 0.028 * H * g, 0.026 * H * g, Material.SKIN)]))
-    head_c2 = project(chin + [0.0, rh, 0.0])[0][0]  # head centre before roll and lean
-
-    def head_pts(local: np.ndarray) -> np.ndarray:
-        """Head-frame 3-D offsets (X left, Y up, Z forward) → image points, turned by head yaw."""
-        return _apply(head_m, project_head(local)[0] + head_c2)
-
-    def head_2d(local_xy: np.ndarray) -> np.ndarray:
-        """Image-plane offsets from the head centre (before roll and lean) → image points."""
-        return _apply(head_m, local_xy + head_c2)
-
+    # neck top, head centre and chin, turned by the body's yaw (before roll and lean)
+    chins = project(np.stack([chin + [0.0, 0.3 * rh, 0.0], chin + [0.0, rh, 0.0], chin]))[0]
+    head_c2 = chins[1]
+    neck_base_up = _apply(upper, neck_base[None])[0]
     # The head is an ellipsoid: half-width rw, half-height rh, half-depth rd (a head is about
-    # 1.25 × longer front to back than it is wide).
+    # 1.25 × longer front to back than it is wide). Every head point is an offset from the head
+    # centre, turned by the head's yaw (3-D points) or already in the image plane (outlines),
+    # then rolled and leaned with the head. Single points go through _apply alone: a one-row
+    # product rounds differently from a batched one, and the output bytes are kept.
     rd = 1.25 * rw
-    face = head_pts(np.array([
+    drop = -(rh + 0.6 * neck + 0.03 * H)
+    local3 = np.array([  # head frame: X left, Y up, Z forward
         [0.0, -0.35 * rh, 1.1 * rd],  # nose tip, a third of the way from the eyes to the chin
         [0.41 * rw, 0.0, 0.88 * rd],  # eyes at mid-head height, 0.41 of the half-width out
         [-0.41 * rw, 0.0, 0.88 * rd],
         [1.04 * rw, -0.05 * rh, -0.05 * rd],  # ears on the sides, level with the eyes
         [-1.04 * rw, -0.05 * rh, -0.05 * rd],
-    ]))
+        [0.0, 0.05 * rh, 0.95 * rd], [0.0, -0.45 * rh, 0.9 * rd],  # nose bridge
+        # long hair hanging behind the head, down to the shoulders
+        [0.9 * rw, 0.1 * rh, -0.55 * rd], [-0.9 * rw, 0.1 * rh, -0.55 * rd],
+        [0.8 * rw, drop, -0.6 * rd], [-0.8 * rw, drop, -0.6 * rd],
+    ])
+    xy3, dep3 = project_head(local3)
+    half_w = math.hypot(rw * ch, rd * sh)  # silhouette half-width at this yaw
+    # Face: the visible part of the front half, a "moon phase" between the silhouette on the
+    # facing side and the projected mid-section (a half-ellipse of half-width rw·|cos yaw|).
+    side_x = 1.0 if sh >= 0 else -1.0
+    outer = _ellipse_points(half_w, rh, 0.0, math.pi, 17) * [side_x, 1.0]
+    inner = _ellipse_points(rw * ch, rh, math.pi, 0.0, 17) * [-side_x, 1.0]
+    t = math.acos(0.25 if hair_style == "hat" else 0.45)  # hairline / hat brim height
+    head = _apply(head_m, np.concatenate([
+        xy3, outer, inner, _ellipse_points(half_w, rh, -t, t, 15)]) + head_c2)  # (60, 2)
+    face, bridge, hair_back = head[:5], head[5:7], head[7:11]
+    moon, hairline = head[11:45], head[45:60]
+    centre = _apply(head_m, np.zeros((1, 2)) + head_c2)
+    head_top = _apply(head_m, np.array([[0.0, -rh]]) + head_c2)[0]
+    neck_top = _apply(head_m, chins[:1])[0]
+    chin_up = _apply(head_m, chins[2:])[0]
+    groups.append(_Group(Part.NECK, 0.0, 1, [
+        _capsule(neck_base_up, neck_top, 0.028 * H * g, 0.026 * H * g, Material.SKIN)]))
     for name, xy in zip(("nose", "left_eye", "right_eye", "left_ear", "right_ear"), face,
                         strict=True):
         k[_KP[name]] = xy
@@ -248,24 +264,15 @@ def _build_figure(p: PersonParams, look: _Look | None = None) -> _Figure:
         hidden[_KP[f"{prefix}_hip"]] = side * s > 0.77
 
     hg = _Group(Part.HEAD, 0.0, 2)
-    half_w = math.hypot(rw * ch, rd * sh)  # silhouette half-width at this yaw
-    hg.shapes.append(_Shape("ellipse", head_2d(np.zeros((1, 2))), (half_w, rh, roll),
-                            Material.HAIR))
-    # Face: the visible part of the front half, a "moon phase" between the silhouette on the
-    # facing side and the projected mid-section (a half-ellipse of half-width rw·|cos yaw|).
-    side_x = 1.0 if sh >= 0 else -1.0
-    outer = _ellipse_points(half_w, rh, 0.0, math.pi, 17) * [side_x, 1.0]
-    inner = _ellipse_points(rw * ch, rh, math.pi, 0.0, 17) * [-side_x, 1.0]
+    hg.shapes.append(_Shape("ellipse", centre, (half_w, rh, roll), Material.HAIR))
     if ch > -0.98:
-        hg.shapes.append(_Shape("poly", head_2d(np.vstack([outer, inner])), convex=ch >= 0))
-    t = math.acos(0.25 if hair_style == "hat" else 0.45)  # hairline / hat brim height
-    hg.shapes.append(_Shape("poly", head_2d(_ellipse_points(half_w, rh, -t, t, 15)),
+        hg.shapes.append(_Shape("poly", moon, convex=ch >= 0))
+    hg.shapes.append(_Shape("poly", hairline,
                             material=Material.HAT if hair_style == "hat" else Material.HAIR))
     # Features drawn where their keypoints are: nose, then eyes, then ears (so that in a
     # three-quarter view the far eye and far ear each keep their own pixel).
     if not hidden[_KP["nose"]]:
         if abs(sh) > 0.3:  # the nose sticks out of the silhouette when the head is turned
-            bridge = head_pts(np.array([[0.0, 0.05 * rh, 0.95 * rd], [0.0, -0.45 * rh, 0.9 * rd]]))
             hg.shapes.append(_Shape("poly", np.vstack([bridge, k[_KP["nose"]][None]])))
         hg.shapes.append(_Shape("circle", k[_KP["nose"]][None], (max(0.1 * rw, 1.0),)))
     r = 0.13 * rw
@@ -279,28 +286,21 @@ def _build_figure(p: PersonParams, look: _Look | None = None) -> _Figure:
             hg.shapes.append(_Shape("ellipse", k[_KP[f"{prefix}_ear"]][None],
                                     (max(rw * (0.08 + 0.12 * abs(sh)), 1.0), 0.28 * rh, roll)))
     if ch > 0.2:  # the mouth faces the camera
-        hg.shapes.append(_Shape("ellipse", head_pts(np.array([0.0, -0.62 * rh, 0.78 * rd])),
+        mouth = _apply(head_m, project_head(np.array([0.0, -0.62 * rh, 0.78 * rd]))[0] + head_c2)
+        hg.shapes.append(_Shape("ellipse", mouth,
                                 (max(0.32 * rw * ch, 0.5), max(0.07 * rh, 0.5), roll),
                                 Material.MOUTH))
     groups.append(hg)
     # MPII's extra points: head top (top of the head ellipse), upper neck (the chin, where
     # neck meets head), thorax (neck base between the shoulders), pelvis (mid-hip, the origin).
-    extra = np.stack([head_2d(np.array([[0.0, -rh]]))[0],
-                      _apply(head_m, project(chin)[0])[0],
-                      _apply(upper, neck_base[None])[0], np.zeros(2)])
-    if hair_style == "long":  # hair hanging behind the head, down to the shoulders
-        hb = np.array([[0.9 * rw, 0.1 * rh, -0.55 * rd], [-0.9 * rw, 0.1 * rh, -0.55 * rd],
-                       [0.8 * rw, -(rh + 0.6 * neck + 0.03 * H), -0.6 * rd],
-                       [-0.8 * rw, -(rh + 0.6 * neck + 0.03 * H), -0.6 * rd]])
-        hb_xy, hb_depth = project_head(hb)
-        groups.append(_Group(Part.HAIR, float(hb_depth.mean()), 2, [
-            _Shape("poly", _hull(_apply(head_m, hb_xy + head_c2)), material=Material.HAIR)]))
+    extra = np.stack([head_top, chin_up, neck_base_up, np.zeros(2)])
+    if hair_style == "long":
+        groups.append(_Group(Part.HAIR, float(dep3[7:11].mean()), 2, [
+            _Shape("poly", _hull(hair_back), material=Material.HAIR)]))
 
-    # --- arms and legs ---
-    for side, prefix in ((+1, "left"), (-1, "right")):
-        i = 0 if side > 0 else 1
-        arm, fore, hand, thigh, shank, foot = _SIDE_PARTS[side]
-        tie = 0 if (side > 0) == p.left_on_top else 1
+    # --- arms and legs: 3-D joints of both sides, then one projection ---
+    joints = []
+    for i, side in enumerate((+1, -1)):
         # Arm: the elbow flexes towards the upper arm's front, turned by the humeral rotation.
         sh3 = np.array([side * sh_x, torso, 0.0])
         r1 = _limb_rotation(side, p.shoulder[i], p.shoulder_plane[i])
@@ -311,22 +311,6 @@ def _build_figure(p: PersonParams, look: _Look | None = None) -> _Figure:
         el3 = sh3 + L["upper_arm"] * d_up
         wr3 = el3 + L["forearm"] * d_fore
         hd3 = wr3 + 0.45 * L["hand"] * d_fore
-        xy, dep = project(np.array([sh3, el3, wr3, hd3]))
-        sh2, el2, wr2, hd2 = _apply(upper, xy)
-        k[_KP[f"{prefix}_shoulder"]], k[_KP[f"{prefix}_elbow"]] = sh2, el2
-        k[_KP[f"{prefix}_wrist"]] = wr2
-        m_up = Material.SKIN if sleeves == "none" else Material.SHIRT
-        m_fore = Material.SHIRT if sleeves == "long" else Material.SKIN
-        groups.append(_Group(arm, 0.5 * float(dep[0] + dep[1]), 3 + tie,
-                             [_capsule(sh2, el2, r_arm[0], r_arm[1], m_up)]))
-        groups.append(_Group(fore, 0.5 * float(dep[1] + dep[2]), 5 + tie,
-                             [_capsule(el2, wr2, r_arm[2], r_arm[3], m_fore)]))
-        along = hd2 - wr2
-        ratio = float(np.hypot(*along)) / max(0.45 * L["hand"], 1e-9)  # foreshortening
-        hand_w = max(0.22 * L["hand"] * g, 1.0)
-        angle = math.degrees(math.atan2(along[1], along[0])) if ratio > 1e-6 else 0.0
-        groups.append(_Group(hand, 0.5 * float(dep[2] + dep[3]), 7 + tie, [_Shape(
-            "ellipse", hd2[None], (max(0.5 * L["hand"] * ratio, hand_w), hand_w, angle))]))
         # Leg: the thigh turns about the hip joint; the knee flexes backwards only.
         pivot3 = np.array([side * hip_pivot_x, 0.0, 0.0])
         r2 = _limb_rotation(side, p.hip[i], p.hip_plane[i])
@@ -337,17 +321,37 @@ def _build_figure(p: PersonParams, look: _Look | None = None) -> _Figure:
         kn3 = pivot3 + L["thigh"] * d_th
         an3 = kn3 + L["shank"] * d_sh
         sole = an3 + 0.5 * L["foot_height"] * d_sh
-        xy, dep = project(np.array([[side * hip_kp_x, 0.0, 0.0], pivot3, kn3, an3,
-                                     sole - 0.22 * L["foot_length"] * fwd_sh,
-                                     sole + 0.72 * L["foot_length"] * fwd_sh]))
-        hp2, pv2, kn2, an2, heel2, toe2 = xy
+        joints += [sh3, el3, wr3, hd3, [side * hip_kp_x, 0.0, 0.0], pivot3, kn3, an3,
+                   sole - 0.22 * L["foot_length"] * fwd_sh, sole + 0.72 * L["foot_length"] * fwd_sh]
+    xy, dep = project(np.array(joints))  # (20, 2), (20,): per side 4 arm and 6 leg points
+    arms = _apply(upper, xy[[0, 1, 2, 3, 10, 11, 12, 13]])  # the arms lean with the torso
+    m_up = Material.SKIN if sleeves == "none" else Material.SHIRT
+    m_fore = Material.SHIRT if sleeves == "long" else Material.SKIN
+    m_shank = Material.SKIN if look is not None and look.legs == "shorts" else Material.TROUSERS
+    hand_w = max(0.22 * L["hand"] * g, 1.0)
+    for i, (side, prefix) in enumerate(((+1, "left"), (-1, "right"))):
+        arm, fore, hand, thigh, shank, foot = _SIDE_PARTS[side]
+        tie = 0 if (side > 0) == p.left_on_top else 1
+        da, dl = dep[10 * i:10 * i + 4], dep[10 * i + 4:10 * i + 10]
+        sh2, el2, wr2, hd2 = arms[4 * i:4 * i + 4]
+        k[_KP[f"{prefix}_shoulder"]], k[_KP[f"{prefix}_elbow"]] = sh2, el2
+        k[_KP[f"{prefix}_wrist"]] = wr2
+        groups.append(_Group(arm, 0.5 * float(da[0] + da[1]), 3 + tie,
+                             [_capsule(sh2, el2, r_arm[0], r_arm[1], m_up)]))
+        groups.append(_Group(fore, 0.5 * float(da[1] + da[2]), 5 + tie,
+                             [_capsule(el2, wr2, r_arm[2], r_arm[3], m_fore)]))
+        along = hd2 - wr2
+        ratio = float(np.hypot(*along)) / max(0.45 * L["hand"], 1e-9)  # foreshortening
+        angle = math.degrees(math.atan2(along[1], along[0])) if ratio > 1e-6 else 0.0
+        groups.append(_Group(hand, 0.5 * float(da[2] + da[3]), 7 + tie, [_Shape(
+            "ellipse", hd2[None], (max(0.5 * L["hand"] * ratio, hand_w), hand_w, angle))]))
+        hp2, pv2, kn2, an2, heel2, toe2 = xy[10 * i + 4:10 * i + 10]
         k[_KP[f"{prefix}_hip"]], k[_KP[f"{prefix}_knee"]], k[_KP[f"{prefix}_ankle"]] = hp2, kn2, an2
-        m_shank = Material.SKIN if look is not None and look.legs == "shorts" else Material.TROUSERS
-        groups.append(_Group(thigh, 0.5 * float(dep[1] + dep[2]), 3 + tie,
+        groups.append(_Group(thigh, 0.5 * float(dl[1] + dl[2]), 3 + tie,
                              [_capsule(pv2, kn2, r_leg[0], r_leg[1], Material.TROUSERS)]))
-        groups.append(_Group(shank, 0.5 * float(dep[2] + dep[3]), 5 + tie,
+        groups.append(_Group(shank, 0.5 * float(dl[2] + dl[3]), 5 + tie,
                              [_capsule(kn2, an2, r_leg[2], r_leg[3], m_shank)]))
-        groups.append(_Group(foot, 0.5 * float(dep[4] + dep[5]), 7 + tie,
+        groups.append(_Group(foot, 0.5 * float(dl[4] + dl[5]), 7 + tie,
                              [_capsule(heel2, toe2, 0.024 * H * g, 0.022 * H * g, Material.SHOES)]))
 
     # Back to front: farther groups first; depths equal to 1 % of H keep torso, neck, head,

@@ -176,17 +176,23 @@ def _placements(rng: np.random.Generator, level: CrowdLevel, size: int,
     return out
 
 
-def _visibility(xy: np.ndarray, hidden: np.ndarray, owner_id: int, label: np.ndarray,
-                table: np.ndarray = _OWN_PART_TABLE) -> np.ndarray:
-    """COCO v per keypoint from the label map at the nearest pixel centre (see the package doc);
-    ``table[k, part]`` says whether ``part`` shows keypoint k."""
+# Rows of every person's points in :func:`_result`: COCO-17, then the MPII extras.
+_POINT_PART_TABLE = np.concatenate([_OWN_PART_TABLE, _EXTRA_PART_TABLE])  # (K + 4, 32)
+
+
+def _visibility(xy: np.ndarray, hidden: np.ndarray, owner_id: int | np.ndarray,
+                label: np.ndarray, table: np.ndarray = _OWN_PART_TABLE) -> np.ndarray:
+    """COCO v per point (P,) from the label map at the nearest pixel centre (see the package
+    doc); ``table[p, part]`` says whether ``part`` shows point p, which belongs to ``owner_id``
+    (one id, or (P,) ids for the points of several people at once)."""
     size_y, size_x = label.shape
     u = np.floor(xy[:, 0] + 0.5).astype(np.int64)
     w = np.floor(xy[:, 1] + 0.5).astype(np.int64)
     inside = (u >= 0) & (u < size_x) & (w >= 0) & (w < size_y)
     v = np.zeros(len(xy), dtype=np.int64)
     lab = label[w[inside], u[inside]].astype(np.int64)
-    own = ((lab >> _OWNER_SHIFT) == owner_id) & table[np.flatnonzero(inside), lab & _PART_MASK]
+    ids = owner_id[inside] if isinstance(owner_id, np.ndarray) else owner_id
+    own = ((lab >> _OWNER_SHIFT) == ids) & table[np.flatnonzero(inside), lab & _PART_MASK]
     v[inside] = np.where(own & ~hidden[inside], 2, 1)
     return v
 
@@ -247,13 +253,17 @@ def _result(image: np.ndarray, label: np.ndarray, figures: list[_Figure],
     """Read every person's visibility, area and box off the finished label map."""
     owner = (label >> _OWNER_SHIFT).astype(np.int32)
     people = []
+    # Every person's COCO-17 and extra points at once: (N·(K + 4), 2), ids and flags alike.
+    n, kk = len(figures), COCO17.num_keypoints
+    per = kk + len(EXTRA_KEYPOINTS)
+    xy = np.round(np.concatenate([a for pts in points for a in pts]), 2)  # as the json stores
     no_hidden = np.zeros(len(EXTRA_KEYPOINTS), dtype=bool)
-    for i, (fig, (kp, extra), p, box) in enumerate(zip(figures, points, params, boxes,
-                                                        strict=True)):
-        xy = np.round(kp, 2)  # what the json stores, so v is exact for it
-        v = _visibility(xy, fig.self_hidden, i + 1, label)
-        exy = np.round(extra, 2)
-        ev = _visibility(exy, no_hidden, i + 1, label, _EXTRA_PART_TABLE)
+    hidden = np.concatenate([h for f in figures for h in (f.self_hidden, no_hidden)])
+    ids = np.repeat(np.arange(1, n + 1), per)
+    v = _visibility(xy, hidden, ids, label, np.tile(_POINT_PART_TABLE, (n, 1)))
+    rows = np.concatenate([xy, v[:, None].astype(np.float64)], axis=1)  # (N·(K + 4), 3)
+    for i, (fig, p, box) in enumerate(zip(figures, params, boxes, strict=True)):
+        kps, ext = rows[i * per:i * per + kk].copy(), rows[i * per + kk:(i + 1) * per].copy()
         area, bbox = 0, (0.0, 0.0, 0.0, 0.0)
         if box is not None:
             x0, y0, x1, y1 = box
@@ -262,8 +272,6 @@ def _result(image: np.ndarray, label: np.ndarray, figures: list[_Figure],
             if area:
                 bx, by, bw, bh = cv2.boundingRect(mine)  # tight box of the non-zero pixels
                 bbox = (x0 + bx - 0.5, y0 + by - 0.5, float(bw), float(bh))
-        kps = np.concatenate([xy, v[:, None].astype(np.float64)], axis=1)  # (K, 3)
-        ext = np.concatenate([exy, ev[:, None].astype(np.float64)], axis=1)  # (4, 3)
         people.append(RenderedPerson(kps, fig.self_hidden.copy(), i + 1, area, bbox, p, ext))
     return RenderedImage(
         image=image, owner=owner, part=(label & _PART_MASK).astype(np.uint8),

@@ -4,7 +4,9 @@ Maps are rendered from known people (posekit.grouping.scenes) with a little smoo
 image resolution, as the pipeline hands them to grouping. Optionally also times
 pytorch-openpose's pure-Python parser on the same maps (``--reference-body PATH/src/body.py``;
 its code is read at run time from that file, see tests/grouping/make_pytorch_openpose_fixtures.py)
-and checks both return the same people. Prints a Markdown table.
+and checks both return the same people. Prints a Markdown table. Grouping uses the compiled
+kernels when numba is installed (``pip install posekit[fast]``); ``--no-numba`` times the NumPy
+path.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_grouping.py --reference-body /tmp/pyopenpose_body.py
 """
@@ -20,7 +22,7 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter
 
-from posekit.grouping import GroupingConfig, assemble_people
+from posekit.grouping import GroupingConfig, assemble_people, paf_grouping
 from posekit.grouping.scenes import random_people, render_maps
 from posekit.models import build_model
 
@@ -59,8 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--reference-body", default="", help="pytorch-openpose src/body.py")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-numba", action="store_true",
+                        help="NumPy peak search and limb scoring even if numba is installed")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    paf_grouping.USE_NUMBA = paf_grouping.USE_NUMBA and not args.no_numba
     ref = None
     if args.reference_body:
         sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "grouping"))
@@ -70,10 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     fwd_light = forward_ms("openpose_light", args.size, args.repeat)
     fwd_cmu = forward_ms("openpose_cmu_coco", args.size, max(1, args.repeat // 2))
     print(f"forward at {args.size}x{args.size}, {args.threads} thread(s): openpose_light "
-          f"{fwd_light:.1f} ms, openpose_cmu_coco {fwd_cmu:.1f} ms")
+          f"{fwd_light:.1f} ms, openpose_cmu_coco {fwd_cmu:.1f} ms; grouping kernels: "
+          f"{'numba' if paf_grouping.USE_NUMBA else 'NumPy'}")
     print("| people | found | grouping ms | vs light fwd | parser ms | speed-up | same people |")
     print("|---:|---:|---:|---:|---:|---:|:--|")
     cfg = GroupingConfig.cmu()
+    assemble_people(*scene(1, args.size, seed=0), cfg)  # compile (or load) the numba kernels
     for n in args.people:
         hm, paf = scene(n, args.size, seed=n)
         ms, (peaks, people) = timed(lambda hm=hm, paf=paf: assemble_people(hm, paf, cfg),

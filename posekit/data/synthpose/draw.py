@@ -36,21 +36,29 @@ def _draw_shapes(canvas: np.ndarray, shapes: list[_Shape], values: list[int], ox
         at += c
     pts = np.concatenate([shp.pts for shp in shapes]) - (ox, oy)  # (T, 2) canvas pixels
     fixed = np.round(pts * _ONE).astype(np.int32)  # (T, 2)
-    caps = [i for i, shp in enumerate(shapes) if shp.kind == "capsule"]
+    curved = [i for i, shp in enumerate(shapes) if shp.kind != "poly"]
+    # radii / half-axes of the round shapes in fixed point, (R, 2) (a circle repeats its r)
+    radii = np.array([shapes[i].size[:2] if shapes[i].kind != "circle" else shapes[i].size * 2
+                      for i in curved], dtype=np.float64).reshape(-1, 2)
+    sizes = dict(zip(curved, np.round(radii * _ONE).astype(np.int64).tolist(), strict=True))
+    caps = [j for j, i in enumerate(curved) if shapes[i].kind == "capsule"]
     quads: dict[int, np.ndarray] = {}
     if caps:
-        first = np.array([starts[i] for i in caps])
+        first = np.array([starts[curved[j]] for j in caps])
         a, b = pts[first], pts[first + 1]  # (C, 2) capsule ends
         d = b - a
         n = np.array([math.hypot(dx, dy) for dx, dy in d.tolist()])  # (C,) as math.hypot
         ok = n > 1e-6
-        nrm = np.stack([-d[:, 1], d[:, 0]], axis=1) / np.where(ok, n, 1.0)[:, None]  # (C, 2)
-        r = np.array([shapes[i].size[:2] for i in caps], dtype=np.float64)  # (C, 2) r0, r1
+        nrm = d[:, ::-1] * (-1.0, 1.0) / np.where(ok, n, 1.0)[:, None]  # (C, 2) unit normals
+        r = radii[caps]  # (C, 2) r0, r1
         r0, r1 = r[:, :1] * nrm, r[:, 1:] * nrm
-        q = np.round(np.stack([a + r0, b + r1, b - r1, a - r0], axis=1) * _ONE).astype(np.int32)
-        quads = {i: q[j] for j, i in enumerate(caps) if ok[j]}  # (4, 2) each
-    sizes = [[int(round(v * _ONE)) for v in shp.size[:2]] if shp.kind != "poly" else None
-             for shp in shapes]
+        q = np.empty((len(caps), 4, 2))  # (C, 4, 2) quad between the end circles
+        np.add(a, r0, out=q[:, 0])
+        np.add(b, r1, out=q[:, 1])
+        np.subtract(b, r1, out=q[:, 2])
+        np.subtract(a, r0, out=q[:, 3])
+        q = np.round(q * _ONE).astype(np.int32)
+        quads = {curved[j]: q[m] for m, j in enumerate(caps) if ok[m]}  # (4, 2) each
     xy = fixed.tolist()
     for i, (shp, value) in enumerate(zip(shapes, values, strict=True)):
         kind, at = shp.kind, starts[i]

@@ -269,7 +269,8 @@ def _grow(a, cap):  # pragma: no cover - compiled
 def pair_scores(a, b, channel, pafs, t, order, threshold, need, ratio, height):  # pragma: no cover
     """Limb scores of N candidate pairs a → b (N, 2) on PAF channels (channel, channel + 1) and
     whether each passes both criteria; samples are read in ``order`` (middle first) and a pair
-    is rejected (score NaN) as soon as more fail than the fraction criterion allows."""
+    is rejected (score NaN) as soon as more fail than the fraction criterion allows. Kept scores
+    equal the NumPy path's to the bit (same formulas, same summation order)."""
     n, s = a.shape[0], t.shape[0]
     h, w = pafs.shape[1], pafs.shape[2]
     max_fail = s - need
@@ -295,12 +296,33 @@ def pair_scores(a, b, channel, pafs, t, order, threshold, need, ratio, height): 
                     break
         if fails > max_fail:
             continue
-        total = 0.0
-        for i in range(s):
-            total += vals[i]
-        total /= s
+        total = _numpy_sum(vals) / s
         if ratio > 0:
             total += min(ratio * height / norm - 1, 0.0)
         score[p] = total
         ok[p] = total > 0
     return score, ok
+
+
+@numba.njit(cache=True)
+def _numpy_sum(a):  # pragma: no cover - compiled
+    """Σ a in NumPy's pairwise order for a contiguous row (8 partial sums, then the tail)."""
+    n = a.shape[0]
+    if n > 128:  # NumPy recurses on halves here; limbs are never sampled this finely
+        return np.sum(a)
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[i]
+        return res
+    r = a[:8].copy()
+    i = 8
+    while i < n - n % 8:
+        for j in range(8):
+            r[j] += a[i + j]
+        i += 8
+    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        res += a[i]
+        i += 1
+    return res

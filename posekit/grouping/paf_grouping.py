@@ -296,7 +296,7 @@ def _pair_scores(
     criterion allows is rejected before the other samples are read (its score is then NaN).
     Surviving pairs are sampled with the same formula, so their scores and verdicts are those of
     sampling all pairs (tested). With numba, one compiled loop reads each pair's samples until
-    it fails (same verdicts; scores summed in another order, equal to ~1 ulp).
+    it fails (same verdicts and kept scores, to the bit).
     """
     s = config.num_samples
     need = int(np.floor(config.min_fraction * s)) + 1  # passing samples needed: count > frac·S

@@ -130,6 +130,14 @@ def _nonzero3(mask: np.ndarray) -> tuple[np.ndarray, ...]:
     return parts, ys, xs
 
 
+def _reflect_index(lo: int, hi: int, n: int) -> np.ndarray:
+    """Indices lo … hi − 1 mapped into [0, n) by scipy's 'reflect' (d c b a | a b c d), for
+    overhangs of at most n."""
+    i = np.arange(lo, hi)
+    i = np.where(i < 0, -1 - i, i)
+    return np.where(i >= n, 2 * n - 1 - i, i)
+
+
 def _smooth_above(maps: np.ndarray, sigma: float, threshold: float) -> tuple[np.ndarray, ...]:
     """The smoothed maps and the (part, y, x) indices of their pixels above ``threshold``.
 
@@ -164,12 +172,16 @@ def _smooth_above(maps: np.ndarray, sigma: float, threshold: float) -> tuple[np.
     sm = np.zeros_like(maps)  # calloc: pages never written cost nothing
     found: list[tuple[np.ndarray, ...]] = []
     for j in np.flatnonzero(need.any(axis=(1, 2))):
-        padded = cv2.copyMakeBorder(maps[j], r, r, r, r, cv2.BORDER_REFLECT)
         for row in np.flatnonzero(need[j].any(axis=1)):
             cols = np.flatnonzero(need[j, row])  # one span per tile row: fewer, wider calls
             y0, y1 = row * t, min(row * t + t, h)
             x0, x1 = cols[0] * t, min(cols[-1] * t + t, w)
-            win = cv2.sepFilter2D(padded[y0:y1 + 2 * r, x0:x1 + 2 * r], cv2.CV_32F, kern, kern)
+            if y0 >= r and y1 + r <= h and x0 >= r and x1 + r <= w:  # a view, no copy
+                src = maps[j, y0 - r:y1 + r, x0 - r:x1 + r]
+            else:  # reflect only the window, not the whole map
+                src = maps[j][np.ix_(_reflect_index(y0 - r, y1 + r, h),
+                                     _reflect_index(x0 - r, x1 + r, w))]
+            win = cv2.sepFilter2D(src, cv2.CV_32F, kern, kern)
             out = win[r:r + y1 - y0, r:r + x1 - x0]
             sm[j, y0:y1, x0:x1] = out
             yy, xx = np.nonzero(out > threshold)

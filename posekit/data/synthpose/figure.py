@@ -172,8 +172,8 @@ def _build_figure(p: PersonParams, look: _Look | None = None) -> _Figure:
     # Shoulder, waist, waistband and pelvis rings; the shirt reaches below the waistband,
     # which the trousers (drawn after it) then cover.
     rings = project(np.array([
-        [sx * half_w, y, sz * half_depth]
-        for y, half_w in ((torso + 0.25 * r_arm[0], sh_x + 0.2 * r_arm[0]),
+        [sx * ring_w, y, sz * half_depth]
+        for y, ring_w in ((torso + 0.25 * r_arm[0], sh_x + 0.2 * r_arm[0]),
                           (0.28 * torso, waist_w), (0.34 * torso, waist_w),
                           (-0.05 * H, pelvis_x))
         for sx in (-1, 1) for sz in (-1, 1)]))[0]  # (16, 2)

@@ -1,8 +1,9 @@
-"""Numba kernel for the peak search of :mod:`posekit.grouping.paf_grouping` (optional extra).
+"""Numba kernels of :mod:`posekit.grouping.paf_grouping` (the optional extra ``fast``).
 
-One compiled pass per part: tile maxima of the raw map, an exact upper bound of the smoothed map
-per tile, the separable Gaussian only on tiles whose bound exceeds the threshold, and the 4-
-neighbour NMS. Importing this module needs numba (``pip install posekit[fast]``).
+Peak search, one compiled pass per part: tile maxima of the raw map, an exact upper bound of the
+smoothed map per tile, the separable Gaussian only on tiles whose bound exceeds the threshold,
+and the 4-neighbour NMS. Limb scores: each candidate pair sampled until it fails. Both give the
+NumPy path's results (tests/grouping/test_peak_search.py). Importing this module needs numba.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from functools import lru_cache
 import numba
 import numpy as np
 
-__all__ = ["peaks_kernel", "tile_weights"]
+__all__ = ["pair_scores", "peaks_kernel", "tile_weights"]
 
 _LANES = 16  # run lengths are rounded up to whole AVX-512 float32 vectors
 
@@ -70,6 +71,7 @@ def peaks_kernel(taps: int):
 
     @numba.njit(cache=True)
     def _column_run(blk, acc, out, kern, y0, xa, n, nv, rows):  # pragma: no cover - compiled
+        top = -np.inf  # the run's largest smoothed value: runs without a peak are not scanned
         for yi in range(rows):
             for x in range(nv):
                 s = np.float32(0.0)
@@ -77,7 +79,10 @@ def peaks_kernel(taps: int):
                     s += kern[i] * blk[yi + i, x]
                 acc[x] = s
             for x in range(n):
-                out[y0 + yi, xa + x] = acc[x]
+                a = acc[x]
+                out[y0 + yi, xa + x] = a
+                top = a if a > top else top
+        return top
 
     @numba.njit(cache=True)
     def peaks_above(maps, kern, w, threshold, t, dilate):  # pragma: no cover - compiled
@@ -103,6 +108,7 @@ def peaks_kernel(taps: int):
         cols = np.empty(tw, dtype=np.intp)
         need = np.zeros((th, tw), dtype=np.bool_)
         need2 = np.zeros((th, tw), dtype=np.bool_)
+        hot = np.zeros((th, tw), dtype=np.bool_)  # in a computed run with a value > threshold
         hrow = np.zeros((h, tw), dtype=np.bool_)
         buf = np.empty(wd + 2 * r + t + _LANES, dtype=np.float32)
         acc = np.empty(wd + t + _LANES, dtype=np.float32)
@@ -214,14 +220,16 @@ def peaks_kernel(taps: int):
                     nv = (n + _LANES - 1) // _LANES * _LANES
                     y0 = ty * t
                     _gather_rows(hbuf, blk, y0, xa, nv, min(t, h - y0))
-                    _column_run(blk, acc, sm, kern, y0, xa, n, nv, min(t, h - y0))
+                    top = _column_run(blk, acc, sm, kern, y0, xa, n, nv, min(t, h - y0))
+                    for cc in range(c, c1):
+                        hot[ty, cc] = top > threshold
                     c = c1
             # Peaks in row-major order: above threshold and ≥ the 4 neighbours (outside = 0; a
             # neighbour in a skipped tile is ≤ threshold < v).
             for ty in range(th):
                 nc = 0
                 for c in range(tw):
-                    if need[ty, c]:
+                    if need[ty, c] and hot[ty, c]:
                         cols[nc] = c
                         nc += 1
                 for y in range(ty * t, min(ty * t + t, h)):

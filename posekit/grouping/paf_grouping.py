@@ -40,7 +40,7 @@ from scipy.optimize import linear_sum_assignment
 from posekit.skeletons import COCO17, OPENPOSE18, Skeleton, convert_keypoints
 from posekit.structures import PoseInstances
 
-try:  # the optional extra `fast`: compiled peak search, same peaks as the NumPy path (tested)
+try:  # the optional extra `fast`: compiled peak search and limb scores (same results, tested)
     from posekit.grouping import _numba_peaks
 except ImportError:
     _numba_peaks = None

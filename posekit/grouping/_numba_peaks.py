@@ -45,6 +45,17 @@ def _reflect(i: int, n: int) -> int:
     return i
 
 
+@numba.njit(cache=True, inline="always")
+def _next_run(mask, c: int, n: int) -> tuple[int, int]:
+    # [start, end) of the first run of True in mask[c:n]; start = n when there is none
+    while c < n and not mask[c]:
+        c += 1
+    end = c
+    while end < n and mask[end]:
+        end += 1
+    return c, end
+
+
 @lru_cache(maxsize=8)
 def peaks_kernel(taps: int):
     """The compiled :func:`peaks_above` for a kernel of ``taps`` taps: a constant tap count lets
@@ -184,14 +195,8 @@ def peaks_kernel(taps: int):
                             hrow[_reflect(y, h), c] = True
             # Row pass on runs of needed tile columns, whole vectors (no scalar tails).
             for y in range(h):
-                c = 0
+                c, c1 = _next_run(hrow[y], 0, tw)
                 while c < tw:
-                    if not hrow[y, c]:
-                        c += 1
-                        continue
-                    c1 = c
-                    while c1 < tw and hrow[y, c1]:
-                        c1 += 1
                     xa, xb = c * t, min(c1 * t, wd)
                     n = xb - xa
                     nv = (n + _LANES - 1) // _LANES * _LANES  # whole vectors, no scalar tail
@@ -204,17 +209,11 @@ def peaks_kernel(taps: int):
                             buf[i] = 0.0
                         seg = buf
                     _row_run(seg, kern, hbuf, y, xa, nv)
-                    c = c1
+                    c, c1 = _next_run(hrow[y], c1, tw)
             # Column pass on runs of needed tiles.
             for ty in range(th):
-                c = 0
+                c, c1 = _next_run(need[ty], 0, tw)
                 while c < tw:
-                    if not need[ty, c]:
-                        c += 1
-                        continue
-                    c1 = c
-                    while c1 < tw and need[ty, c1]:
-                        c1 += 1
                     xa, xb = c * t, min(c1 * t, wd)
                     n = xb - xa
                     nv = (n + _LANES - 1) // _LANES * _LANES
@@ -223,7 +222,7 @@ def peaks_kernel(taps: int):
                     top = _column_run(blk, acc, sm, kern, y0, xa, n, nv, min(t, h - y0))
                     for cc in range(c, c1):
                         hot[ty, cc] = top > threshold
-                    c = c1
+                    c, c1 = _next_run(need[ty], c1, tw)
             # Peaks in row-major order: above threshold and ≥ the 4 neighbours (outside = 0; a
             # neighbour in a skipped tile is ≤ threshold < v).
             for ty in range(th):

@@ -110,6 +110,7 @@ class TopDownTask(ValSplitTask):
         keypoints = batch["keypoints"][:, None]  # (B, 1 person, K, 3)
         targets = self.codec.encode(keypoints)
         output = model(batch["image"].to(device, non_blocking=True))
+        self._check_output_size(output[-1] if isinstance(output, list | tuple) else output)
         if not self.level_codecs:
             loss = self.loss_fn(output, targets.heatmaps.to(device), targets.weights.to(device))
             return {"loss": loss}
@@ -128,6 +129,18 @@ class TopDownTask(ValSplitTask):
         final = self.loss_fn(outputs[-1], targets.heatmaps.to(device), targets.weights.to(device))
         return {"loss": level + final, "loss_levels": level.detach(),
                 "loss_final": final.detach()}
+
+    def _check_output_size(self, heatmaps: Tensor) -> None:
+        """Name the config fields when the model's heatmaps and codec.heatmap_size disagree (an
+        input size the backbone's stride does not divide), instead of a loss shape error."""
+        w, h = self.cfg.codec.heatmap_size
+        if tuple(heatmaps.shape[-2:]) != (h, w):
+            raise ValueError(
+                f"{self.cfg.model.name} outputs {heatmaps.shape[-2]}x{heatmaps.shape[-1]} (h x w) "
+                f"heatmaps for codec.input_size {list(self.cfg.codec.input_size)} (w, h), but "
+                f"codec.heatmap_size is {list(self.cfg.codec.heatmap_size)} (w, h): set it to "
+                f"match, or use an input size the model's stride divides"
+            )
 
     def inference_model(self, model: nn.Module) -> nn.Module:
         """What export and the pipeline run: (B, 3, H, W) normalised crops → (B, K, h, w)

@@ -176,3 +176,15 @@ def test_cpu_amp_autocasts_to_bf16_only_on_native_bf16_cpus(tiny_cfg, tmp_path, 
     engine.main(cfg, tmp_path, progress=False)
     expected = torch.bfloat16 if cpu_amp and native else torch.float32
     assert seen and set(seen) == {expected}
+
+
+def test_input_size_the_stride_does_not_divide_names_the_config_fields(tiny_cfg):
+    """96x72 (h x w) is not a multiple of SimpleBaseline's stride 32: the error names the fields."""
+    cfg = apply_overrides(tiny_cfg, ["codec.input_size=[72, 96]", "codec.heatmap_size=[18, 24]"])
+    task = build_task(cfg)
+    batch = {"image": torch.zeros(2, 3, 96, 72), "keypoints": torch.zeros(2, 17, 3)}
+    with pytest.raises(ValueError, match=r"outputs 24x24 .*codec.heatmap_size is \[18, 24\]"):
+        task.loss(task.build_model(), batch, torch.device("cpu"))
+    ok = build_task(tiny_cfg)  # the matching sizes still train
+    batch = {"image": torch.zeros(2, 3, 128, 96), "keypoints": torch.zeros(2, 17, 3)}
+    assert torch.isfinite(ok.loss(ok.build_model(), batch, torch.device("cpu"))["loss"])

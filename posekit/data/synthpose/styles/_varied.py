@@ -39,7 +39,7 @@ from posekit.data.synthpose.looks import (
     _sample_look,
 )
 from posekit.data.synthpose.sampling import _int, _pick, _u
-from posekit.data.synthpose.styles.classic import _PATTERN_SLOT
+from posekit.data.synthpose.styles.classic import _pattern_levels
 
 if TYPE_CHECKING:
     from posekit.data.synthpose.styles import Style
@@ -228,13 +228,8 @@ def draw_person_varied(
                          cloths, strict=True):
             colours[int(m)] = cl.levels
     colours[int(Material.OBJECT)] = look.carry_colour
-    level = np.zeros((h, w), np.uint8)  # (h, w) garment pattern level 0..3
-    if look.flat is None:
-        slots = np.take(_PATTERN_SLOT, canvas)
-        for slot, cl in enumerate(cloths, 1):
-            if cl.pattern >= 0:
-                cv2.copyTo(cl.level_map(canvas.shape, (x0, y0)), (slots == slot).view(np.uint8),
-                           level)
+    level = (np.zeros((h, w), np.uint8) if look.flat is not None
+             else _pattern_levels(canvas, cloths, (x0, y0)))  # (h, w) garment level 0..3
     lit = np.take(colours.reshape(-1, 3), (mat << 2) | level, axis=0)  # (h, w, 3) float32
     gain = np.take(shade, part)  # (h, w)
     if look.cylinder > 0 or look.inner_contours:

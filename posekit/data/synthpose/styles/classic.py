@@ -9,6 +9,7 @@ photometric finish (lighting, blur, noise).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -45,6 +46,18 @@ for _m, _slot in ((Material.SHIRT, 1), (Material.TROUSERS, 2), (Material.HAIR, 3
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
+def _pattern_levels(canvas: np.ndarray, cloths: Sequence[_Cloth],
+                    origin: tuple[int, int]) -> np.ndarray:
+    """(h, w) uint8 garment pattern level 0..3 of each canvas pixel: the level map of the cloth
+    (shirt, trousers, hair, hat) its material wears, 0 elsewhere and for plain cloths."""
+    level = np.zeros(canvas.shape, dtype=np.uint8)
+    slots = np.take(_PATTERN_SLOT, canvas)  # (h, w)
+    for slot, cl in enumerate(cloths, 1):
+        if cl.pattern >= 0:
+            cv2.copyTo(cl.level_map(canvas.shape, origin), (slots == slot).view(np.uint8), level)
+    return level
+
+
 def draw_person(
     image: np.ndarray, label: np.ndarray, fig: _Figure, look: _Look, owner: int, height: float,
     rng: np.random.Generator,
@@ -74,12 +87,7 @@ def draw_person(
     if not mask.any():
         return None
     cloths = (look.shirt, look.trousers, look.hair, look.hat)
-    slots = np.take(_PATTERN_SLOT, canvas)  # (h, w)
-    level = np.zeros(canvas.shape, dtype=np.uint8)  # (h, w) in 0..3
-    for slot, cl in enumerate(cloths, 1):
-        if cl.pattern >= 0:
-            cv2.copyTo(cl.level_map(canvas.shape, (x0, y0)), (slots == slot).view(np.uint8),
-                       level)
+    level = _pattern_levels(canvas, cloths, (x0, y0))  # (h, w) in 0..3
     idx = canvas | (level.astype(np.uint16) << _OWNER_SHIFT)
     if height >= 48:  # dark contour where parts meet, as shading does in photos
         part = canvas & _PART_MASK

@@ -42,6 +42,10 @@ class ValSplitTask:
     skeleton: Skeleton
     _val: CocoPoseDataset | None = None
 
+    def check_model(self, model: nn.Module) -> None:
+        """Check a built model against the config before training writes anything (raise
+        ValueError naming the config fields); the default checks nothing."""
+
     def val_coco(self) -> CocoPoseDataset:
         """The validation split, read once."""
         if self._val is None:

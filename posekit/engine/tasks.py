@@ -110,7 +110,6 @@ class TopDownTask(ValSplitTask):
         keypoints = batch["keypoints"][:, None]  # (B, 1 person, K, 3)
         targets = self.codec.encode(keypoints)
         output = model(batch["image"].to(device, non_blocking=True))
-        self._check_output_size(output[-1] if isinstance(output, list | tuple) else output)
         if not self.level_codecs:
             loss = self.loss_fn(output, targets.heatmaps.to(device), targets.weights.to(device))
             return {"loss": loss}
@@ -130,9 +129,15 @@ class TopDownTask(ValSplitTask):
         return {"loss": level + final, "loss_levels": level.detach(),
                 "loss_final": final.detach()}
 
-    def _check_output_size(self, heatmaps: Tensor) -> None:
-        """Name the config fields when the model's heatmaps and codec.heatmap_size disagree (an
-        input size the backbone's stride does not divide), instead of a loss shape error."""
+    def check_model(self, model: nn.Module) -> None:
+        """The model's heatmaps must have codec.heatmap_size: one forward of the example input
+        names the config fields (an input size the backbone's stride does not divide) before a
+        run folder is written, instead of a loss shape error at the first batch."""
+        device = next(model.parameters()).device
+        was_training = model.training
+        with torch.no_grad():
+            heatmaps = self.inference_model(model)(self.example_input(1).to(device))
+        model.train(was_training)
         w, h = self.cfg.codec.heatmap_size
         if tuple(heatmaps.shape[-2:]) != (h, w):
             raise ValueError(

@@ -390,6 +390,7 @@ def main(
     # --- checks: config (task, model), data (both splits), checkpoint; nothing written yet.
     task = build_task(cfg)
     model = task.build_model().to(device)
+    task.check_model(model)
     if main_proc:
         check_data(cfg, task)
     train_set = task.train_dataset()

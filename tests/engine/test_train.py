@@ -178,13 +178,14 @@ def test_cpu_amp_autocasts_to_bf16_only_on_native_bf16_cpus(tiny_cfg, tmp_path, 
     assert seen and set(seen) == {expected}
 
 
-def test_input_size_the_stride_does_not_divide_names_the_config_fields(tiny_cfg):
-    """96x72 (h x w) is not a multiple of SimpleBaseline's stride 32: the error names the fields."""
+def test_input_size_the_stride_does_not_divide_names_the_config_fields(tiny_cfg, tmp_path):
+    """96x72 (h x w) is not a multiple of SimpleBaseline's stride 32: the error names the fields
+    before the run folder is written, so the fixed command can run in the same --out."""
     cfg = apply_overrides(tiny_cfg, ["codec.input_size=[72, 96]", "codec.heatmap_size=[18, 24]"])
-    task = build_task(cfg)
-    batch = {"image": torch.zeros(2, 3, 96, 72), "keypoints": torch.zeros(2, 17, 3)}
     with pytest.raises(ValueError, match=r"outputs 24x24 .*codec.heatmap_size is \[18, 24\]"):
-        task.loss(task.build_model(), batch, torch.device("cpu"))
-    ok = build_task(tiny_cfg)  # the matching sizes still train
-    batch = {"image": torch.zeros(2, 3, 128, 96), "keypoints": torch.zeros(2, 17, 3)}
-    assert torch.isfinite(ok.loss(ok.build_model(), batch, torch.device("cpu"))["loss"])
+        engine.main(cfg, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+    task = build_task(tiny_cfg)  # the matching sizes pass, and the model's mode is kept
+    model = task.build_model().train()
+    task.check_model(model)
+    assert model.training

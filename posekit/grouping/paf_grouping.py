@@ -23,8 +23,10 @@ against its outputs in ``tests/grouping/``).
 Speed: smoothing is exact but computed only where the smoothed map can exceed the threshold.
 With numba installed (``pip install posekit[fast]``) steps 1–2 run as compiled kernels
 (:mod:`posekit.grouping._numba_peaks`: a per-tile upper bound of the smoothed map, the Gaussian
-only on tiles whose bound exceeds the threshold, each limb sampled until it fails); without it,
-NumPy/OpenCV. Both give the same peaks and people (tested).
+only on tiles whose bound exceeds the threshold, each limb sampled until it fails), and so do
+steps 3–4 (:mod:`posekit.grouping._numba_assemble`: the candidate pairs, greedy matching of all
+limbs and the assembly, one call each; Hungarian matching stays with scipy); without it,
+NumPy/OpenCV and plain Python. Both give the same peaks and people, scores to the bit (tested).
 """
 
 from __future__ import annotations
@@ -40,10 +42,10 @@ from scipy.optimize import linear_sum_assignment
 from posekit.skeletons import COCO17, OPENPOSE18, Skeleton, convert_keypoints
 from posekit.structures import PoseInstances
 
-try:  # the optional extra `fast`: compiled peak search and limb scores (same results, tested)
-    from posekit.grouping import _numba_peaks
+try:  # the optional extra `fast`: compiled peak search, limb scores, matching and assembly
+    from posekit.grouping import _numba_assemble, _numba_peaks
 except ImportError:
-    _numba_peaks = None
+    _numba_assemble = _numba_peaks = None
 USE_NUMBA = _numba_peaks is not None  # tests switch it off to check the NumPy path
 
 __all__ = [
@@ -486,6 +488,8 @@ def assemble_people(
     peaks = find_peaks(heatmaps[:k], config)
     offsets = np.cumsum([0] + [len(p) for p in peaks])
     all_peaks = np.concatenate(peaks) if offsets[-1] else np.zeros((0, 3))
+    if USE_NUMBA:
+        return all_peaks, _assemble_compiled(all_peaks, offsets, pafs, config, skeleton)
     # All candidate limbs of all limb types scored in one pass, pairs (i, j) row-major per limb.
     order = skeleton.paf_channel_order
     pa_all, pb_all, ch_all, counts = [], [], [], []
@@ -511,6 +515,54 @@ def assemble_people(
         m[:, 1] += offsets[b]
         connections.append(m)
     return all_peaks, _assemble(connections, skeleton.limbs, all_peaks[:, 2], k, config)
+
+
+def _assemble_compiled(
+    all_peaks: np.ndarray, offsets: np.ndarray, pafs: np.ndarray, config: GroupingConfig,
+    skeleton: Skeleton,
+) -> np.ndarray:
+    """Steps 2–4 of :func:`assemble_people` with the numba kernels: the same candidate pairs,
+    connections and people as the Python path, without its per-limb and per-connection loops.
+
+    Args:
+        all_peaks: (P, 3) peaks (x, y, score), numbered part by part.
+        offsets: (K + 1,) first peak id of each part, then P.
+    """
+    limbs = np.asarray(skeleton.limbs, dtype=np.int64).reshape(-1, 2)
+    limb_a, limb_b = limbs[:, 0].copy(), limbs[:, 1].copy()
+    sizes = np.diff(offsets).astype(np.int64)
+    n_a, n_b = sizes[limb_a], sizes[limb_b]
+    off_a, off_b = offsets[limb_a].astype(np.int64), offsets[limb_b].astype(np.int64)
+    channel = 2 * np.asarray(skeleton.paf_channel_order, dtype=np.int64)
+    xy = np.ascontiguousarray(all_peaks[:, :2], dtype=np.float64)
+    a, b, ch, bounds = _numba_assemble.limb_pairs(xy, n_a, n_b, off_a, off_b, channel)
+    score, valid = _pair_scores(a, b, ch, pafs, config, pafs.shape[1])
+    if config.matcher == "greedy":
+        conn = _numba_assemble.greedy_match(np.asarray(score, dtype=np.float64), valid, bounds,
+                                            n_a, n_b, off_a, off_b)
+    else:  # scipy's Hungarian matching per limb, as the Python path
+        connections: list[np.ndarray | None] = []
+        for i in range(len(limbs)):
+            lo, hi = bounds[i], bounds[i + 1]
+            m = match_limb(score[lo:hi].reshape(n_a[i], n_b[i]),
+                           valid[lo:hi].reshape(n_a[i], n_b[i]), config.matcher)
+            connections.append(m + [off_a[i], off_b[i], 0])  # candidate index → global peak id
+        conn = _flat_connections(connections)
+    return _numba_assemble.assemble(*conn, limb_a, limb_b, np.ascontiguousarray(all_peaks[:, 2]),
+                                    len(offsets) - 1, int(config.tree_limbs),
+                                    int(config.min_parts), float(config.min_mean_score))
+
+
+def _flat_connections(
+    connections: list[np.ndarray | None],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-limb (m, 3) connections (pa, pb, score) as the compiled assembly takes them: peak ids
+    pa, pb (int64), scores (float64) of all limbs concatenated, and each limb's [lo, hi) rows."""
+    rows = np.cumsum([0] + [0 if c is None else len(c) for c in connections]).astype(np.int64)
+    parts = [c for c in connections if c is not None and len(c)]
+    flat = np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, 3))
+    return (flat[:, 0].astype(np.int64), flat[:, 1].astype(np.int64),
+            np.ascontiguousarray(flat[:, 2]), rows)
 
 
 def people_to_instances(

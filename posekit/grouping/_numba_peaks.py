@@ -8,14 +8,12 @@ NumPy path's results (tests/grouping/test_peak_search.py). Importing this module
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numba
 import numpy as np
 
-__all__ = ["pair_scores", "peaks_kernel", "tile_weights"]
+__all__ = ["TAPS", "TILE", "pair_scores", "peaks_above", "tile_weights"]
 
-_LANES = 16  # run lengths are rounded up to whole AVX-512 float32 vectors
+_LANES = 16  # run lengths are rounded up to whole vectors (16 float32: one AVX-512, two AVX2)
 
 
 def tile_weights(kern: np.ndarray, t: int) -> np.ndarray:
@@ -56,213 +54,247 @@ def _next_run(mask, c: int, n: int) -> tuple[int, int]:
     return c, end
 
 
-@lru_cache(maxsize=8)
-def peaks_kernel(taps: int):
-    """The compiled :func:`peaks_above` for a kernel of ``taps`` taps: a constant tap count lets
-    LLVM unroll the taps and vectorise over pixels (4–7× faster; same sums, in tap order)."""
+@numba.njit(cache=True)
+def _vmax(dst, src, n):  # pragma: no cover - compiled
+    for x in range(n):  # np.maximum, not a select: only this form vectorises (vmaxps)
+        dst[x] = np.maximum(src[x], dst[x])
 
-    # The passes' inner loops live in small functions: LLVM vectorises them there (about 2×
-    # faster than the same loops inlined in peaks_above).
-    @numba.njit(cache=True)
-    def _row_run(seg, kern, hbuf, y, xa, nv):  # pragma: no cover - compiled
-        for x in range(nv):  # taps unrolled, x vectorised; Σ in tap order
-            s = np.float32(0.0)
-            for j in range(taps):
-                s += kern[j] * seg[x + j]
-            hbuf[y, xa + x] = s  # past the run: scratch, or a later run's columns
 
-    @numba.njit(cache=True)
-    def _gather_rows(hbuf, blk, y0, xa, nv, rows):  # pragma: no cover - compiled
-        h = hbuf.shape[0]
-        r = (taps - 1) // 2
-        for i in range(rows + 2 * r):  # the (reflected) rows a run of tiles reads
-            yy = _reflect(y0 - r + i, h)
-            for x in range(nv):
-                blk[i, x] = hbuf[yy, xa + x]
+@numba.njit(cache=True)
+def _tile_maxima(m, t, d, out):  # pragma: no cover - compiled
+    """out (⌈h/t⌉ + 2d, ⌈w/t⌉ + 2d): max(raw, 0) of each t×t tile of ``m`` and of the d tiles
+    past each border of its reflect extension (a tile there takes the max of the map tiles that
+    hold its reflected pixels: a bound, exact when t divides the map)."""
+    h, wd = m.shape
+    th, tw = (h + t - 1) // t, (wd + t - 1) // t
+    buf = np.empty(wd, dtype=np.float32)
+    for ty in range(th):  # a partial last tile also holds the reflected pixels past the border
+        buf[:] = m[ty * t]
+        for y in range(ty * t + 1, ty * t + t):
+            _vmax(buf, m[_reflect(y, h)], wd)
+        for c in range(tw):
+            best = np.float32(0.0)
+            if c * t + t <= wd:
+                for x in range(c * t, c * t + t):
+                    v = buf[x]
+                    best = v if v > best else best
+            else:
+                for x in range(c * t, c * t + t):
+                    v = buf[_reflect(x, wd)]
+                    best = v if v > best else best
+            out[d + ty, d + c] = best
+    for e in range(d):  # rows past the top and bottom: the map tile rows their reflection spans
+        for side in range(2):
+            lo = (e - d) * t if side == 0 else (th + e) * t
+            a, b = _reflect(lo, h), _reflect(lo + t - 1, h)
+            a, b = min(a, b) // t, max(a, b) // t
+            row = e if side == 0 else d + th + e
+            for c in range(tw):
+                best = 0.0
+                for ty in range(a, b + 1):
+                    best = max(best, out[d + ty, d + c])
+                out[row, d + c] = best
+    for e in range(d):  # then columns past the left and right, over all (extended) rows
+        for side in range(2):
+            lo = (e - d) * t if side == 0 else (tw + e) * t
+            a, b = _reflect(lo, wd), _reflect(lo + t - 1, wd)
+            a, b = min(a, b) // t, max(a, b) // t
+            col = e if side == 0 else d + tw + e
+            for r in range(out.shape[0]):
+                best = 0.0
+                for c in range(a, b + 1):
+                    best = max(best, out[r, d + c])
+                out[r, col] = best
 
-    @numba.njit(cache=True)
-    def _column_run(blk, acc, out, kern, y0, xa, n, nv, rows):  # pragma: no cover - compiled
-        top = -np.inf  # the run's largest smoothed value: runs without a peak are not scanned
-        for yi in range(rows):
-            for x in range(nv):
-                s = np.float32(0.0)
-                for i in range(taps):
-                    s += kern[i] * blk[yi + i, x]
-                acc[x] = s
-            for x in range(n):
-                a = acc[x]
-                out[y0 + yi, xa + x] = a
-                top = a if a > top else top
-        return top
 
-    @numba.njit(cache=True)
-    def peaks_above(maps, kern, w, threshold, t, dilate):  # pragma: no cover - compiled
-        """(n, 3) (part, y, x) peaks above ``threshold`` and ≥ their 4 neighbours, row-major per
-        part; (n, 5) their smoothed values: self, then (with ``dilate``) up, down, left, right.
+TAPS = 25  # the compiled smoothing's tap count: σ = 3 truncated at 4σ, as scipy (the cmu preset)
+TILE = 8  # tile edge of the bound (pixels)
+_R = (TAPS - 1) // 2
 
-        Smoothing (float32, rows then columns, reflect border) runs only on tiles whose bound
-        exceeds the threshold less a float32 rounding margin; a pixel outside them is below the
-        threshold, so it never beats a candidate. ``dilate`` adds one tile around each
-        computed tile, so the 4 neighbours of every peak are smoothed too.
-        """
-        k_parts, h, wd = maps.shape
-        r = (taps - 1) // 2
-        d_max = (w.shape[0] - 1) // 2
-        th, tw = (h + t - 1) // t, (wd + t - 1) // t
-        the, twe = th + 2 * d_max, tw + 2 * d_max
-        sm = np.empty((h, wd), dtype=np.float32)  # one part at a time: no page faults per part
-        hbuf = np.empty((h, wd + _LANES), dtype=np.float32)  # + scratch for whole vectors
-        rowmax = np.empty((the, wd), dtype=np.float32)
-        tmax = np.empty((the, twe), dtype=np.float64)
-        bx = np.empty((the, tw), dtype=np.float64)
-        bnd = np.empty(tw, dtype=np.float64)
-        cols = np.empty(tw, dtype=np.intp)
-        need = np.zeros((th, tw), dtype=np.bool_)
-        need2 = np.zeros((th, tw), dtype=np.bool_)
-        hot = np.zeros((th, tw), dtype=np.bool_)  # in a computed run with a value > threshold
-        hrow = np.zeros((h, tw), dtype=np.bool_)
-        buf = np.empty(wd + 2 * r + t + _LANES, dtype=np.float32)
-        acc = np.empty(wd + t + _LANES, dtype=np.float32)
-        blk = np.empty((t + 2 * r, wd + t + _LANES), dtype=np.float32)
-        cap = 1024
-        out_i = np.empty((cap, 3), dtype=np.intp)  # part, y, x
-        out_v = np.zeros((cap, 5), dtype=np.float32)  # smoothed: self, up, down, left, right
-        count = 0
-        for k in range(k_parts):
-            m = maps[k]  # one view per part
-            # Tile maxima over the reflect-extended map, tiles −d_max … th + d_max − 1: rows, then
-            # columns (a select, not max(), so that the row loop vectorises).
-            for e in range(the):
-                dst = rowmax[e]
-                src = m[_reflect((e - d_max) * t, h)]
-                for x in range(wd):
-                    dst[x] = src[x]
-                for y in range((e - d_max) * t + 1, (e - d_max + 1) * t):
-                    src = m[_reflect(y, h)]
-                    for x in range(wd):
-                        a, b = src[x], dst[x]
-                        dst[x] = a if a > b else b
-                for f in range(twe):
-                    x0 = (f - d_max) * t
-                    best = -np.inf
-                    if x0 >= 0 and x0 + t <= wd:
-                        for x in range(t):
-                            a = dst[x0 + x]
-                            best = a if a > best else best
-                    else:
-                        for x in range(x0, x0 + t):
-                            a = dst[_reflect(x, wd)]
-                            best = a if a > best else best
-                    tmax[e, f] = max(best, 0.0)
-            # float32 smoothing errs by < 25 ulp of the largest value: skip tiles clearly below.
-            margin = 1e-5 * max(tmax.max(), 1e-2)
-            # Separable bound: columns, then rows (loops ordered to vectorise over tile columns).
-            for e in range(the):
+
+# Constants, not arguments: LLVM unrolls the taps, vectorises over pixels and divides by shifts
+# (a runtime tap count, even a literal-dispatched one, measured 3–5× slower). Module-level, not a
+# closure per σ: numba's disk cache misses on closures that call other closures (≈ 20 s compile
+# in every new process). Each smoothed value is k_r·x_0 + Σ_i k_i·(x_−(r−i) + x_(r−i)): the
+# kernel's symmetry halves the products. Indices are unsigned: numba wraps negative signed
+# indices, and that check keeps LLVM from vectorising over x (5× slower).
+@numba.njit(cache=True)
+def _row_run(src, y, kern, out, oy, xa, nv):  # pragma: no cover - compiled
+    # out[oy, xa … xa + nv − 1] from src[y, xa − r … xa + nv + r − 1] (xa ≥ r)
+    ys, oys = np.uint64(y), np.uint64(oy)
+    for x in range(np.uint64(xa), np.uint64(xa + nv)):
+        s = kern[_R] * src[ys, x]
+        for i in range(_R):
+            s += kern[i] * (src[ys, x - np.uint64(_R - i)] + src[ys, x + np.uint64(_R - i)])
+        out[oys, x] = s
+
+
+@numba.njit(cache=True)
+def _column_block(src, base, kern, out, y0, y1, xa, n, nv):  # pragma: no cover - compiled
+    # out rows y0 … y1 − 1 from rows base … base + y1 − y0 + 2r − 1 of src (read in place:
+    # gathered rows would not vectorise); returns the block's largest value
+    for y in range(np.uint64(y0), np.uint64(y1)):
+        o = np.uint64(base) + (y - np.uint64(y0))
+        for x in range(np.uint64(xa), np.uint64(xa + nv)):  # past n: scratch, or a later run
+            s = kern[_R] * src[o + np.uint64(_R), x]
+            for i in range(_R):
+                s += kern[i] * (src[o + np.uint64(i), x] + src[o + np.uint64(TAPS - 1 - i), x])
+            out[y, x] = s
+    top = np.float32(-np.inf)
+    for y in range(y0, y1):
+        for x in range(xa, xa + n):
+            v = out[y, x]
+            top = v if v > top else top
+    return top
+
+
+@numba.njit(cache=True)
+def peaks_above(maps, kern, w, threshold, dilate):  # pragma: no cover - compiled
+    """(n, 3) (part, y, x) peaks above ``threshold`` and ≥ their 4 neighbours, row-major per
+    part; (n, 5) their smoothed values: self, then (with ``dilate``) up, down, left, right.
+
+    Smoothing (float32, rows then columns, reflect border) runs only on tiles whose bound
+    exceeds the threshold less a float32 rounding margin; a pixel outside them is below the
+    threshold, so it never beats a candidate. ``dilate`` adds one tile around each
+    computed tile, so the 4 neighbours of every peak are smoothed too.
+    """
+    k_parts, h, wd = maps.shape
+    r, t = _R, TILE
+    d_max = (w.shape[0] - 1) // 2
+    th, tw = (h + t - 1) // t, (wd + t - 1) // t
+    the, twe = th + 2 * d_max, tw + 2 * d_max
+    sm = np.empty((h, wd + _LANES), dtype=np.float32)  # one part at a time; + whole vectors
+    hbuf = np.empty((h, wd + _LANES), dtype=np.float32)
+    tmax = np.empty((the, twe), dtype=np.float32)
+    bx = np.empty((the, tw), dtype=np.float64)
+    bnd = np.empty(tw, dtype=np.float64)
+    cols = np.empty(tw, dtype=np.intp)
+    blk = np.empty((t + 2 * r, wd + _LANES), dtype=np.float32)
+    need = np.zeros((th, tw), dtype=np.bool_)
+    need2 = np.zeros((th, tw), dtype=np.bool_)
+    hot = np.zeros((th, tw), dtype=np.bool_)  # in a computed run with a value > threshold
+    hrow = np.zeros((h, tw), dtype=np.bool_)
+    buf = np.zeros((1, wd + 2 * r + t + _LANES), dtype=np.float32)
+    rowtmp = np.empty((1, wd + 2 * r + t + _LANES), dtype=np.float32)
+    cap = 1024
+    out_i = np.empty((cap, 3), dtype=np.intp)  # part, y, x
+    out_v = np.zeros((cap, 5), dtype=np.float32)  # smoothed: self, up, down, left, right
+    count = 0
+    for k in range(k_parts):
+        m = maps[k]  # one view per part
+        _tile_maxima(m, t, d_max, tmax)
+        # float32 smoothing errs by < 25 ulp of the largest value: skip tiles clearly below.
+        margin = 1e-5 * max(tmax.max(), 1e-2)
+        # Separable bound: columns, then rows (loops ordered to vectorise over tile columns).
+        for e in range(the):
+            for c in range(tw):
+                bx[e, c] = 0.0
+            for d in range(2 * d_max + 1):
+                wdd = w[d]
                 for c in range(tw):
-                    bx[e, c] = 0.0
-                for d in range(2 * d_max + 1):
-                    wdd = w[d]
-                    for c in range(tw):
-                        bx[e, c] += wdd * tmax[e, c + d]
-            anyneed = False
+                    bx[e, c] += wdd * tmax[e, c + d]
+        anyneed = False
+        for ty in range(th):
+            for c in range(tw):
+                bnd[c] = 0.0
+            for d in range(2 * d_max + 1):
+                wdd = w[d]
+                for c in range(tw):
+                    bnd[c] += wdd * bx[ty + d, c]
+            for c in range(tw):
+                need[ty, c] = bnd[c] > threshold - margin
+                anyneed |= need[ty, c]
+        if not anyneed:
+            continue
+        if dilate:
             for ty in range(th):
                 for c in range(tw):
-                    bnd[c] = 0.0
-                for d in range(2 * d_max + 1):
-                    wdd = w[d]
-                    for c in range(tw):
-                        bnd[c] += wdd * bx[ty + d, c]
-                for c in range(tw):
-                    need[ty, c] = bnd[c] > threshold - margin
-                    anyneed |= need[ty, c]
-            if not anyneed:
-                continue
-            if dilate:
-                for ty in range(th):
-                    for c in range(tw):
-                        v = False
-                        for a in range(max(ty - 1, 0), min(ty + 2, th)):
-                            for b in range(max(c - 1, 0), min(c + 2, tw)):
-                                v |= need[a, b]
-                        need2[ty, c] = v
-                need[:, :] = need2
-            # Rows of the row-pass each needed tile reads (reflected rows are real rows).
-            hrow[:, :] = False
+                    v = False
+                    for a in range(max(ty - 1, 0), min(ty + 2, th)):
+                        for b in range(max(c - 1, 0), min(c + 2, tw)):
+                            v |= need[a, b]
+                    need2[ty, c] = v
+            need[:, :] = need2
+        # Rows of the row pass each needed tile reads: rows y0 − r … y1 + r − 1 clipped to
+        # the map (the reflected ones are among them), marked once per tile column.
+        hrow[:, :] = False
+        for c in range(tw):
+            done = 0  # rows below this are marked
             for ty in range(th):
-                for c in range(tw):
-                    if need[ty, c]:
-                        for y in range(ty * t - r, min(ty * t + t, h) + r):
-                            hrow[_reflect(y, h), c] = True
-            # Row pass on runs of needed tile columns, whole vectors (no scalar tails).
-            for y in range(h):
-                c, c1 = _next_run(hrow[y], 0, tw)
-                while c < tw:
-                    xa, xb = c * t, min(c1 * t, wd)
-                    n = xb - xa
-                    nv = (n + _LANES - 1) // _LANES * _LANES  # whole vectors, no scalar tail
-                    if xa >= r and xa + nv + r <= wd:
-                        seg = m[y, xa - r:xa + nv + r]  # interior: read in place
-                    else:
-                        for i in range(n + 2 * r):
-                            buf[i] = m[y, _reflect(xa - r + i, wd)]
-                        for i in range(n + 2 * r, nv + 2 * r):
-                            buf[i] = 0.0
-                        seg = buf
-                    _row_run(seg, kern, hbuf, y, xa, nv)
-                    c, c1 = _next_run(hrow[y], c1, tw)
-            # Column pass on runs of needed tiles.
-            for ty in range(th):
-                c, c1 = _next_run(need[ty], 0, tw)
-                while c < tw:
-                    xa, xb = c * t, min(c1 * t, wd)
-                    n = xb - xa
-                    nv = (n + _LANES - 1) // _LANES * _LANES
-                    y0 = ty * t
-                    _gather_rows(hbuf, blk, y0, xa, nv, min(t, h - y0))
-                    top = _column_run(blk, acc, sm, kern, y0, xa, n, nv, min(t, h - y0))
-                    for cc in range(c, c1):
-                        hot[ty, cc] = top > threshold
-                    c, c1 = _next_run(need[ty], c1, tw)
-            # Peaks in row-major order: above threshold and ≥ the 4 neighbours (outside = 0; a
-            # neighbour in a skipped tile is ≤ threshold < v).
-            for ty in range(th):
-                nc = 0
-                for c in range(tw):
-                    if need[ty, c] and hot[ty, c]:
-                        cols[nc] = c
-                        nc += 1
-                for y in range(ty * t, min(ty * t + t, h)):
-                    for ci in range(nc):
-                        c = cols[ci]
-                        for x in range(c * t, min(c * t + t, wd)):
-                            v = sm[y, x]
-                            if not v > threshold:
-                                continue
-                            if y > 0 and need[(y - 1) // t, c] and sm[y - 1, x] > v:
-                                continue
-                            if y + 1 < h and need[(y + 1) // t, c] and sm[y + 1, x] > v:
-                                continue
-                            if x > 0 and need[ty, (x - 1) // t] and sm[y, x - 1] > v:
-                                continue
-                            if x + 1 < wd and need[ty, (x + 1) // t] and sm[y, x + 1] > v:
-                                continue
-                            if count == cap:
-                                cap *= 2
-                                out_i = _grow(out_i, cap)
-                                out_v = _grow(out_v, cap)
-                            out_i[count, 0] = k
-                            out_i[count, 1] = y
-                            out_i[count, 2] = x
-                            out_v[count, 0] = v
-                            if dilate:  # clamped at the border, as the sub-pixel fit reads them
-                                out_v[count, 1] = sm[max(y - 1, 0), x]
-                                out_v[count, 2] = sm[min(y + 1, h - 1), x]
-                                out_v[count, 3] = sm[y, max(x - 1, 0)]
-                                out_v[count, 4] = sm[y, min(x + 1, wd - 1)]
-                            count += 1
-        return out_i[:count].copy(), out_v[:count].copy()
-
-    return peaks_above
+                if need[ty, c]:
+                    for y in range(max(ty * t - r, done), min(ty * t + t + r, h)):
+                        hrow[y, c] = True
+                    done = max(done, min(ty * t + t + r, h))
+        # Row pass on runs of needed tile columns, whole vectors (no scalar tails).
+        for y in range(h):
+            c, c1 = _next_run(hrow[y], 0, tw)
+            while c < tw:
+                xa, xb = c * t, min(c1 * t, wd)
+                n = xb - xa
+                nv = (n + _LANES - 1) // _LANES * _LANES
+                if xa >= r and xa + nv + r <= wd:  # interior: read in place
+                    _row_run(m, y, kern, hbuf, y, xa, nv)
+                else:  # the reflected row segment, then the same sums
+                    for i in range(n + 2 * r):
+                        buf[0, i] = m[y, _reflect(xa - r + i, wd)]
+                    _row_run(buf, 0, kern, rowtmp, 0, r, nv)  # past n + 2r: stale, unused
+                    hbuf[y, xa:xa + nv] = rowtmp[0, r:r + nv]
+                c, c1 = _next_run(hrow[y], c1, tw)
+        # Column pass on runs of needed tiles, one output row at a time.
+        for ty in range(th):
+            c, c1 = _next_run(need[ty], 0, tw)
+            while c < tw:
+                xa, xb = c * t, min(c1 * t, wd)
+                n = xb - xa
+                nv = (n + _LANES - 1) // _LANES * _LANES
+                y0, y1 = ty * t, min(ty * t + t, h)
+                src, base = hbuf, y0 - r
+                if y0 < r or y1 + r > h:  # a border tile row: gather its reflected rows
+                    for i in range(y1 - y0 + 2 * r):
+                        blk[i, xa:xa + nv] = hbuf[_reflect(y0 - r + i, h), xa:xa + nv]
+                    src, base = blk, 0
+                top = _column_block(src, base, kern, sm, y0, y1, xa, n, nv)
+                for cc in range(c, c1):
+                    hot[ty, cc] = top > threshold
+                c, c1 = _next_run(need[ty], c1, tw)
+        # Peaks in row-major order: above threshold and ≥ the 4 neighbours (outside = 0; a
+        # neighbour in a skipped tile is ≤ threshold < v).
+        for ty in range(th):
+            nc = 0
+            for c in range(tw):
+                if need[ty, c] and hot[ty, c]:
+                    cols[nc] = c
+                    nc += 1
+            for y in range(ty * t, min(ty * t + t, h)):
+                for ci in range(nc):
+                    c = cols[ci]
+                    for x in range(c * t, min(c * t + t, wd)):
+                        v = sm[y, x]
+                        if not v > threshold:
+                            continue
+                        if y > 0 and need[(y - 1) // t, c] and sm[y - 1, x] > v:
+                            continue
+                        if y + 1 < h and need[(y + 1) // t, c] and sm[y + 1, x] > v:
+                            continue
+                        if x > 0 and need[ty, (x - 1) // t] and sm[y, x - 1] > v:
+                            continue
+                        if x + 1 < wd and need[ty, (x + 1) // t] and sm[y, x + 1] > v:
+                            continue
+                        if count == cap:
+                            cap *= 2
+                            out_i = _grow(out_i, cap)
+                            out_v = _grow(out_v, cap)
+                        out_i[count, 0] = k
+                        out_i[count, 1] = y
+                        out_i[count, 2] = x
+                        out_v[count, 0] = v
+                        if dilate:  # clamped at the border, as the sub-pixel fit reads them
+                            out_v[count, 1] = sm[max(y - 1, 0), x]
+                            out_v[count, 2] = sm[min(y + 1, h - 1), x]
+                            out_v[count, 3] = sm[y, max(x - 1, 0)]
+                            out_v[count, 4] = sm[y, min(x + 1, wd - 1)]
+                        count += 1
+    return out_i[:count].copy(), out_v[:count].copy()
 
 
 @numba.njit(cache=True)

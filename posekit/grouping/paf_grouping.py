@@ -197,14 +197,11 @@ def _smooth_above(maps: np.ndarray, sigma: float, threshold: float) -> tuple[np.
     return sm, (parts[order], ys[order], xs[order])
 
 
-_NB_TILE = 8  # tile edge of the compiled path's bound (pixels)
-
-
 @lru_cache(maxsize=8)
 def _numba_kernels(sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """The float32 Gaussian taps and the per-tile-offset kernel mass bound for σ."""
     kern = _scipy_gaussian_kernel(sigma)
-    return kern.astype(np.float32), _numba_peaks.tile_weights(kern, _NB_TILE)
+    return kern.astype(np.float32), _numba_peaks.tile_weights(kern, _numba_peaks.TILE)
 
 
 def _peak_pixels(
@@ -214,15 +211,15 @@ def _peak_pixels(
     (outside the map = 0), row-major per part; and (n, 5) smoothed values at them: the pixel,
     then with ``neighbours`` the pixels up, down, left, right (clamped at the border).
 
-    With numba installed a compiled kernel smooths only tiles whose bound exceeds the threshold;
-    else :func:`_smooth_above`.
+    With numba installed and σ ≈ 3 (the compiled kernel's 25 taps, the cmu preset), a compiled
+    kernel smooths only tiles whose bound exceeds the threshold; else :func:`_smooth_above`.
     """
     maps = np.ascontiguousarray(maps, dtype=np.float32)
     k, h, w = maps.shape
-    if USE_NUMBA and sigma > 0 and min(h, w) >= 4 * _NB_TILE + 4 * sigma:
+    if (USE_NUMBA and sigma > 0 and len(_scipy_gaussian_kernel(sigma)) == _numba_peaks.TAPS
+            and min(h, w) >= 4 * _numba_peaks.TILE + 4 * sigma):
         kern, wts = _numba_kernels(float(sigma))
-        idx, vals = _numba_peaks.peaks_kernel(len(kern))(
-            maps, kern, wts, np.float32(threshold), _NB_TILE, neighbours)
+        idx, vals = _numba_peaks.peaks_above(maps, kern, wts, np.float32(threshold), neighbours)
         return (idx[:, 0], idx[:, 1], idx[:, 2]), vals
     sm, (parts, ys, xs) = _smooth_above(maps, sigma, threshold)
     # Compare only the pixels above threshold with their 4 neighbours (outside = 0).

@@ -41,12 +41,13 @@ def test_same_peaks_and_people_as_numpy_path(n, size, monkeypatch):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-4)
 
 
-def test_peaks_on_borders_and_plateau_edges(monkeypatch):
-    """Blobs cut by every border and corner, on sizes that are not multiples of the tile, and
-    values just around the threshold: same peaks as the NumPy path, smoothed values at them
-    equal to scipy's (float32 precision)."""
+@pytest.mark.parametrize("h,w", [(77, 103), (73, 97), (80, 65)])
+def test_peaks_on_borders_and_plateau_edges(h, w, monkeypatch):
+    """Blobs cut by every border and corner, on sizes that are not multiples of the tile (73:
+    a last tile of one row, its other rows reflected from the tile above), and values just
+    around the threshold: same peaks as the NumPy path, smoothed values at them equal to
+    scipy's (float32 precision)."""
     rng = np.random.default_rng(2)
-    h, w = 77, 103
     maps = (rng.random((6, h, w)) * 0.04).astype(np.float32)
     spots = [(0, 0), (h - 1, w - 1), (0, w - 1), (h - 1, 0), (h // 2, 0), (5, w // 2)]
     for j, (y, x) in enumerate(spots):
@@ -63,6 +64,27 @@ def test_peaks_on_borders_and_plateau_edges(monkeypatch):
            (ys, np.maximum(xs - 1, 0)), (ys, np.minimum(xs + 1, w - 1))]
     for i, (y, x) in enumerate(nbs):  # the peak, then its neighbours up, down, left, right
         np.testing.assert_allclose(vals[:, i], full[parts, y, x], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("h,w", [(64, 48), (73, 97), (77, 59)])
+def test_tile_maxima_of_the_reflected_map(h, w):
+    """max(raw, 0) per tile of the reflect-extended map, two tiles past each border: equal to a
+    brute force where the tile divides the map, else a bound (≥) that is exact inside."""
+    from posekit.grouping._numba_peaks import _tile_maxima
+
+    t, d = 8, 2
+    rng = np.random.default_rng(h)
+    raw = (rng.normal(0, 1, (h, w)) * (rng.random((h, w)) > 0.97)).astype(np.float32)
+    th, tw = -(-h // t), -(-w // t)
+    got = np.full((th + 2 * d, tw + 2 * d), np.nan, dtype=np.float32)
+    _tile_maxima(raw, t, d, got)
+    ext = np.pad(raw, ((d * t, (th + d) * t - h), (d * t, (tw + d) * t - w)), mode="symmetric")
+    want = np.maximum(ext.reshape(th + 2 * d, t, tw + 2 * d, t).max(axis=(1, 3)), 0)
+    assert np.all(got >= want)
+    if h % t == 0 and w % t == 0:
+        np.testing.assert_array_equal(got, want)
+    inner = (slice(d, d + h // t), slice(d, d + w // t))  # whole tiles inside the map
+    np.testing.assert_array_equal(got[inner], want[inner])
 
 
 def test_tile_bound_covers_the_smoothed_map():

@@ -6,7 +6,8 @@ pytorch-openpose's pure-Python parser on the same maps (``--reference-body PATH/
 its code is read at run time from that file, see tests/grouping/make_pytorch_openpose_fixtures.py)
 and checks both return the same people. Prints a Markdown table. Grouping uses the compiled
 kernels when numba is installed (``pip install posekit[fast]``); ``--no-numba`` times the NumPy
-path.
+path. ``--rounds N`` then times forward and grouping in alternation N times and prints the
+median ratio (steadier on a shared, drifting machine).
 
     OMP_NUM_THREADS=1 python benchmarks/bench_grouping.py --reference-body /tmp/pyopenpose_body.py
 """
@@ -45,13 +46,36 @@ def timed(fn, repeat: int) -> tuple[float, object]:
     return best * 1e3, out
 
 
-def forward_ms(name: str, size: int, repeat: int, **kwargs) -> float:
-    model = build_model(name, **kwargs).eval()
+def forward_ms(name: str, size: int, repeat: int, model: torch.nn.Module | None = None) -> float:
+    model = (model or build_model(name)).eval()
     x = torch.zeros(1, 3, size, size)
     with torch.no_grad():
         model(x)
         ms, _ = timed(lambda: model(x), repeat)
     return ms
+
+
+def interleaved(people: list[int], size: int, repeat: int, rounds: int) -> None:
+    """Forward and grouping timed in alternation, ``rounds`` times: on a machine whose speed
+    drifts (shared hosts), the per-round ratio is steadier than two separately timed numbers."""
+    cfg = GroupingConfig.cmu()
+    model = build_model("openpose_light")
+    scenes = {n: scene(n, size, seed=n) for n in people}
+    fwd, grp = [], {n: [] for n in people}
+    for _ in range(rounds):
+        fwd.append(forward_ms("openpose_light", size, repeat, model))
+        for n, (hm, paf) in scenes.items():
+            grp[n].append(timed(lambda hm=hm, paf=paf: assemble_people(hm, paf, cfg), repeat)[0])
+    f = np.asarray(fwd)
+    print(f"\ninterleaved, {rounds} rounds (best of {repeat} each): light forward median "
+          f"{np.median(f):.1f} ms (range {f.min():.1f}–{f.max():.1f})")
+    print("| people | grouping ms median (range) | vs light fwd: median of rounds (range) |")
+    print("|---:|---:|---:|")
+    for n in people:
+        g = np.asarray(grp[n])
+        r = 100 * g / f
+        print(f"| {n} | {np.median(g):.1f} ({g.min():.1f}–{g.max():.1f}) | {np.median(r):.0f}% "
+              f"({r.min():.0f}–{r.max():.0f}%) |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--reference-body", default="", help="pytorch-openpose src/body.py")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=0,
+                        help="then time forward and grouping in alternation this many rounds")
     parser.add_argument("--no-numba", action="store_true",
                         help="NumPy peak search and limb scoring even if numba is installed")
     args = parser.parse_args(argv)
@@ -98,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             row += " – | – | – |"
         print(row)
+    if args.rounds > 0:
+        interleaved(args.people, args.size, args.repeat, args.rounds)
     return 0
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["TAPS", "TILE", "pair_scores", "peaks_above", "tile_weights"]
+__all__ = ["BOUND_TILE", "TAPS", "TILE", "pair_scores", "peaks_above", "tile_weights"]
 
 _LANES = 16  # run lengths are rounded up to whole vectors (16 float32: one AVX-512, two AVX2)
 
@@ -108,7 +108,8 @@ def _tile_maxima(m, t, d, out):  # pragma: no cover - compiled
 
 
 TAPS = 25  # the compiled smoothing's tap count: σ = 3 truncated at 4σ, as scipy (the cmu preset)
-TILE = 8  # tile edge of the bound (pixels)
+TILE = 8  # tile edge of the smoothing passes (pixels)
+BOUND_TILE = 4  # tile edge of the bound: 4 px leaves 42% fewer 8-px tiles to smooth at 20 people
 _R = (TAPS - 1) // 2
 
 
@@ -159,15 +160,15 @@ def peaks_above(maps, kern, w, threshold, dilate):  # pragma: no cover - compile
     computed tile, so the 4 neighbours of every peak are smoothed too.
     """
     k_parts, h, wd = maps.shape
-    r, t = _R, TILE
+    r, t, tb = _R, TILE, BOUND_TILE
     d_max = (w.shape[0] - 1) // 2
     th, tw = (h + t - 1) // t, (wd + t - 1) // t
-    the, twe = th + 2 * d_max, tw + 2 * d_max
+    bh, bw = (h + tb - 1) // tb, (wd + tb - 1) // tb  # the bound's (finer) tiles
     sm = np.empty((h, wd + _LANES), dtype=np.float32)  # one part at a time; + whole vectors
     hbuf = np.empty((h, wd + _LANES), dtype=np.float32)
-    tmax = np.empty((the, twe), dtype=np.float32)
-    bx = np.empty((the, tw), dtype=np.float64)
-    bnd = np.empty(tw, dtype=np.float64)
+    tmax = np.empty((bh + 2 * d_max, bw + 2 * d_max), dtype=np.float32)
+    bx = np.empty((bh + 2 * d_max, bw), dtype=np.float64)
+    bnd = np.empty(bw, dtype=np.float64)
     cols = np.empty(tw, dtype=np.intp)
     blk = np.empty((t + 2 * r, wd + _LANES), dtype=np.float32)
     need = np.zeros((th, tw), dtype=np.bool_)
@@ -182,28 +183,31 @@ def peaks_above(maps, kern, w, threshold, dilate):  # pragma: no cover - compile
     count = 0
     for k in range(k_parts):
         m = maps[k]  # one view per part
-        _tile_maxima(m, t, d_max, tmax)
+        _tile_maxima(m, tb, d_max, tmax)
         # float32 smoothing errs by < 25 ulp of the largest value: skip tiles clearly below.
         margin = 1e-5 * max(tmax.max(), 1e-2)
-        # Separable bound: columns, then rows (loops ordered to vectorise over tile columns).
-        for e in range(the):
-            for c in range(tw):
+        # Separable bound on the fine tiles: columns, then rows (loops ordered to vectorise over
+        # tile columns); a smoothing tile is needed when one of its fine tiles' bound exceeds.
+        for e in range(bh + 2 * d_max):
+            for c in range(bw):
                 bx[e, c] = 0.0
             for d in range(2 * d_max + 1):
                 wdd = w[d]
-                for c in range(tw):
+                for c in range(bw):
                     bx[e, c] += wdd * tmax[e, c + d]
+        need[:, :] = False
         anyneed = False
-        for ty in range(th):
-            for c in range(tw):
+        for ty in range(bh):
+            for c in range(bw):
                 bnd[c] = 0.0
             for d in range(2 * d_max + 1):
                 wdd = w[d]
-                for c in range(tw):
+                for c in range(bw):
                     bnd[c] += wdd * bx[ty + d, c]
-            for c in range(tw):
-                need[ty, c] = bnd[c] > threshold - margin
-                anyneed |= need[ty, c]
+            for c in range(bw):
+                if bnd[c] > threshold - margin:
+                    need[ty * tb // t, c * tb // t] = True
+                    anyneed = True
         if not anyneed:
             continue
         if dilate:

@@ -201,7 +201,7 @@ def _smooth_above(maps: np.ndarray, sigma: float, threshold: float) -> tuple[np.
 def _numba_kernels(sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """The float32 Gaussian taps and the per-tile-offset kernel mass bound for σ."""
     kern = _scipy_gaussian_kernel(sigma)
-    return kern.astype(np.float32), _numba_peaks.tile_weights(kern, _numba_peaks.TILE)
+    return kern.astype(np.float32), _numba_peaks.tile_weights(kern, _numba_peaks.BOUND_TILE)
 
 
 def _peak_pixels(
@@ -216,7 +216,7 @@ def _peak_pixels(
     """
     maps = np.ascontiguousarray(maps, dtype=np.float32)
     k, h, w = maps.shape
-    if (USE_NUMBA and sigma > 0 and len(_scipy_gaussian_kernel(sigma)) == _numba_peaks.TAPS
+    if (USE_NUMBA and sigma > 0 and len(_numba_kernels(float(sigma))[0]) == _numba_peaks.TAPS
             and min(h, w) >= 4 * _numba_peaks.TILE + 4 * sigma):
         kern, wts = _numba_kernels(float(sigma))
         idx, vals = _numba_peaks.peaks_above(maps, kern, wts, np.float32(threshold), neighbours)

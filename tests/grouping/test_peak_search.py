@@ -66,13 +66,13 @@ def test_peaks_on_borders_and_plateau_edges(h, w, monkeypatch):
         np.testing.assert_allclose(vals[:, i], full[parts, y, x], rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("t,d", [(8, 2), (4, 3)])
 @pytest.mark.parametrize("h,w", [(64, 48), (73, 97), (77, 59)])
-def test_tile_maxima_of_the_reflected_map(h, w):
+def test_tile_maxima_of_the_reflected_map(h, w, t, d):
     """max(raw, 0) per tile of the reflect-extended map, two tiles past each border: equal to a
     brute force where the tile divides the map, else a bound (≥) that is exact inside."""
     from posekit.grouping._numba_peaks import _tile_maxima
 
-    t, d = 8, 2
     rng = np.random.default_rng(h)
     raw = (rng.normal(0, 1, (h, w)) * (rng.random((h, w)) > 0.97)).astype(np.float32)
     th, tw = -(-h // t), -(-w // t)
@@ -87,23 +87,24 @@ def test_tile_maxima_of_the_reflected_map(h, w):
     np.testing.assert_array_equal(got[inner], want[inner])
 
 
-def test_tile_bound_covers_the_smoothed_map():
+@pytest.mark.parametrize("t", [4, 8])
+def test_tile_bound_covers_the_smoothed_map(t):
     """Σ w[dy]·w[dx]·max(tile, 0) over tile offsets is ≥ the smoothed value at every pixel."""
     from posekit.grouping._numba_peaks import tile_weights
 
-    t, sigma = 8, 3.0
+    sigma = 3.0
     kern = paf_grouping._scipy_gaussian_kernel(sigma)
     w = tile_weights(kern, t)
     rng = np.random.default_rng(4)
     raw = rng.normal(0, 0.3, (64, 64)) * (rng.random((64, 64)) > 0.9)
     sm = gaussian_filter(raw, sigma, mode="constant", truncate=4.0)  # zeros outside
-    d = (len(w) - 1) // 2
-    tiles = np.maximum(raw.reshape(8, t, 8, t).max(axis=(1, 3)), 0)
+    d, n = (len(w) - 1) // 2, 64 // t
+    tiles = np.maximum(raw.reshape(n, t, n, t).max(axis=(1, 3)), 0)
     tiles = np.pad(tiles, d)
-    bound = np.zeros((8, 8))
+    bound = np.zeros((n, n))
     for dy in range(-d, d + 1):
         for dx in range(-d, d + 1):
-            bound += w[dy + d] * w[dx + d] * tiles[d + dy:d + dy + 8, d + dx:d + dx + 8]
+            bound += w[dy + d] * w[dx + d] * tiles[d + dy:d + dy + n, d + dx:d + dx + n]
     assert np.all(np.repeat(np.repeat(bound, t, 0), t, 1) >= sm - 1e-12)
     assert w[d] <= 1 and np.all(np.diff(w[d:]) <= 0)
 

@@ -54,6 +54,14 @@ def _next_run(mask, c: int, n: int) -> tuple[int, int]:
     return c, end
 
 
+@numba.njit(cache=True, inline="always")
+def _span(c: int, c1: int, t: int, wd: int) -> tuple[int, int, int]:
+    # tile columns [c, c1) → first pixel column, width, and width rounded up to whole vectors
+    xa = c * t
+    n = min(c1 * t, wd) - xa
+    return xa, n, (n + _LANES - 1) // _LANES * _LANES
+
+
 @numba.njit(cache=True)
 def _vmax(dst, src, n):  # pragma: no cover - compiled
     for x in range(n):  # np.maximum, not a select: only this form vectorises (vmaxps)
@@ -233,9 +241,7 @@ def peaks_above(maps, kern, w, threshold, dilate):  # pragma: no cover - compile
         for y in range(h):
             c, c1 = _next_run(hrow[y], 0, tw)
             while c < tw:
-                xa, xb = c * t, min(c1 * t, wd)
-                n = xb - xa
-                nv = (n + _LANES - 1) // _LANES * _LANES
+                xa, n, nv = _span(c, c1, t, wd)
                 if xa >= r and xa + nv + r <= wd:  # interior: read in place
                     _row_run(m, y, kern, hbuf, y, xa, nv)
                 else:  # the reflected row segment, then the same sums
@@ -244,13 +250,11 @@ def peaks_above(maps, kern, w, threshold, dilate):  # pragma: no cover - compile
                     _row_run(buf, 0, kern, rowtmp, 0, r, nv)  # past n + 2r: stale, unused
                     hbuf[y, xa:xa + nv] = rowtmp[0, r:r + nv]
                 c, c1 = _next_run(hrow[y], c1, tw)
-        # Column pass on runs of needed tiles, one output row at a time.
+        # Column pass on runs of needed tiles, one tile row at a time.
         for ty in range(th):
             c, c1 = _next_run(need[ty], 0, tw)
             while c < tw:
-                xa, xb = c * t, min(c1 * t, wd)
-                n = xb - xa
-                nv = (n + _LANES - 1) // _LANES * _LANES
+                xa, n, nv = _span(c, c1, t, wd)
                 y0, y1 = ty * t, min(ty * t + t, h)
                 src, base = hbuf, y0 - r
                 if y0 < r or y1 + r > h:  # a border tile row: gather its reflected rows

@@ -1,9 +1,10 @@
 """Numba kernels of :mod:`posekit.grouping.paf_grouping` (the optional extra ``fast``).
 
-Peak search, one compiled pass per part: tile maxima of the raw map, an exact upper bound of the
-smoothed map per tile, the separable Gaussian only on tiles whose bound exceeds the threshold,
-and the 4-neighbour NMS. Limb scores: each candidate pair sampled until it fails. Both give the
-NumPy path's results (tests/grouping/test_peak_search.py). Importing this module needs numba.
+Peak search, one compiled pass per part: 4×4 tile maxima of the raw map, an exact upper bound of
+the smoothed map per tile, the separable Gaussian (σ = 3, 25 taps) only on the 8×8 tiles where a
+bound exceeds the threshold, and the 4-neighbour NMS. Limb scores: each candidate pair sampled
+until it fails. Both give the NumPy path's results (tests/grouping/test_peak_search.py).
+Importing this module needs numba.
 """
 
 from __future__ import annotations
@@ -162,9 +163,10 @@ def peaks_above(maps, kern, w, threshold, dilate):  # pragma: no cover - compile
     """(n, 3) (part, y, x) peaks above ``threshold`` and ≥ their 4 neighbours, row-major per
     part; (n, 5) their smoothed values: self, then (with ``dilate``) up, down, left, right.
 
-    Smoothing (float32, rows then columns, reflect border) runs only on tiles whose bound
-    exceeds the threshold less a float32 rounding margin; a pixel outside them is below the
-    threshold, so it never beats a candidate. ``dilate`` adds one tile around each
+    Smoothing (float32, rows then columns, reflect border; ``kern`` of ``TAPS`` taps) runs
+    only on the TILE×TILE tiles holding a BOUND_TILE×BOUND_TILE tile whose bound (tile-offset
+    weights ``w``) exceeds the threshold less a float32 rounding margin; a pixel outside them
+    is below the threshold, so it never beats a candidate. ``dilate`` adds one tile around each
     computed tile, so the 4 neighbours of every peak are smoothed too.
     """
     k_parts, h, wd = maps.shape

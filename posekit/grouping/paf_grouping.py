@@ -23,7 +23,8 @@ against its outputs in ``tests/grouping/``).
 Speed: smoothing is exact but computed only where the smoothed map can exceed the threshold.
 With numba installed (``pip install posekit[fast]``) steps 1–2 run as compiled kernels
 (:mod:`posekit.grouping._numba_peaks`: a per-tile upper bound of the smoothed map, the Gaussian
-only on tiles whose bound exceeds the threshold, each limb sampled until it fails), and so do
+only on tiles whose bound exceeds the threshold, for σ ≈ 3 as in the cmu preset; each limb
+sampled until it fails), and so do
 steps 3–4 (:mod:`posekit.grouping._numba_assemble`: the candidate pairs, greedy matching of all
 limbs and the assembly, one call each; Hungarian matching stays with scipy); without it,
 NumPy/OpenCV and plain Python. Both give the same peaks and people, scores to the bit (tested).

@@ -69,6 +69,13 @@ def _vmax(dst, src, n):  # pragma: no cover - compiled
         dst[x] = np.maximum(src[x], dst[x])
 
 
+@numba.njit(cache=True, inline="always")
+def _mirror_tiles(lo: int, t: int, n: int) -> tuple[int, int]:
+    # the first and last map tiles holding the reflections of pixels lo … lo + t − 1 (outside)
+    a, b = _reflect(lo, n), _reflect(lo + t - 1, n)
+    return min(a, b) // t, max(a, b) // t
+
+
 @numba.njit(cache=True)
 def _tile_maxima(m, t, d, out):  # pragma: no cover - compiled
     """out (⌈h/t⌉ + 2d, ⌈w/t⌉ + 2d): max(raw, 0) of each t×t tile of ``m`` and of the d tiles
@@ -83,7 +90,7 @@ def _tile_maxima(m, t, d, out):  # pragma: no cover - compiled
             _vmax(buf, m[_reflect(y, h)], wd)
         for c in range(tw):
             best = np.float32(0.0)
-            if c * t + t <= wd:
+            if c * t + t <= wd:  # inside: no reflection per pixel (the common, fast case)
                 for x in range(c * t, c * t + t):
                     v = buf[x]
                     best = v if v > best else best
@@ -94,9 +101,7 @@ def _tile_maxima(m, t, d, out):  # pragma: no cover - compiled
             out[d + ty, d + c] = best
     for e in range(d):  # rows past the top and bottom: the map tile rows their reflection spans
         for side in range(2):
-            lo = (e - d) * t if side == 0 else (th + e) * t
-            a, b = _reflect(lo, h), _reflect(lo + t - 1, h)
-            a, b = min(a, b) // t, max(a, b) // t
+            a, b = _mirror_tiles((e - d) * t if side == 0 else (th + e) * t, t, h)
             row = e if side == 0 else d + th + e
             for c in range(tw):
                 best = 0.0
@@ -105,16 +110,13 @@ def _tile_maxima(m, t, d, out):  # pragma: no cover - compiled
                 out[row, d + c] = best
     for e in range(d):  # then columns past the left and right, over all (extended) rows
         for side in range(2):
-            lo = (e - d) * t if side == 0 else (tw + e) * t
-            a, b = _reflect(lo, wd), _reflect(lo + t - 1, wd)
-            a, b = min(a, b) // t, max(a, b) // t
+            a, b = _mirror_tiles((e - d) * t if side == 0 else (tw + e) * t, t, wd)
             col = e if side == 0 else d + tw + e
             for r in range(out.shape[0]):
                 best = 0.0
                 for c in range(a, b + 1):
                     best = max(best, out[r, d + c])
                 out[r, col] = best
-
 
 TAPS = 25  # the compiled smoothing's tap count: σ = 3 truncated at 4σ, as scipy (the cmu preset)
 TILE = 8  # tile edge of the smoothing passes (pixels)

@@ -24,10 +24,10 @@ Speed: smoothing is exact but computed only where the smoothed map can exceed th
 With numba installed (``pip install posekit[fast]``) steps 1–2 run as compiled kernels
 (:mod:`posekit.grouping._numba_peaks`: a per-tile upper bound of the smoothed map, the Gaussian
 only on tiles whose bound exceeds the threshold, for σ ≈ 3 as in the cmu preset; each limb
-sampled until it fails), and so do
-steps 3–4 (:mod:`posekit.grouping._numba_assemble`: the candidate pairs, greedy matching of all
-limbs and the assembly, one call each; Hungarian matching stays with scipy); without it,
-NumPy/OpenCV and plain Python. Both give the same peaks and people, scores to the bit (tested).
+sampled until it fails), and so do steps 3–4 (:mod:`posekit.grouping._numba_assemble`: the
+candidate pairs, greedy matching of all limbs and the assembly, one call each; Hungarian matching
+stays with scipy); without it, NumPy/OpenCV and plain Python. Both give the same peaks and
+people, scores to the bit (tested).
 """
 
 from __future__ import annotations
@@ -217,9 +217,9 @@ def _peak_pixels(
     """
     maps = np.ascontiguousarray(maps, dtype=np.float32)
     k, h, w = maps.shape
-    if (USE_NUMBA and sigma > 0 and len(_numba_kernels(float(sigma))[0]) == _numba_peaks.TAPS
+    kern, wts = _numba_kernels(float(sigma)) if USE_NUMBA and sigma > 0 else (None, None)
+    if (kern is not None and len(kern) == _numba_peaks.TAPS
             and min(h, w) >= 4 * _numba_peaks.TILE + 4 * sigma):
-        kern, wts = _numba_kernels(float(sigma))
         idx, vals = _numba_peaks.peaks_above(maps, kern, wts, np.float32(threshold), neighbours)
         return (idx[:, 0], idx[:, 1], idx[:, 2]), vals
     sm, (parts, ys, xs) = _smooth_above(maps, sigma, threshold)

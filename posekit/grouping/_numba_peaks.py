@@ -63,12 +63,6 @@ def _span(c: int, c1: int, t: int, wd: int) -> tuple[int, int, int]:
     return xa, n, (n + _LANES - 1) // _LANES * _LANES
 
 
-@numba.njit(cache=True)
-def _vmax(dst, src, n):  # pragma: no cover - compiled
-    for x in range(n):  # np.maximum, not a select: only this form vectorises (vmaxps)
-        dst[x] = np.maximum(src[x], dst[x])
-
-
 @numba.njit(cache=True, inline="always")
 def _mirror_tiles(lo: int, t: int, n: int) -> tuple[int, int]:
     # the first and last map tiles holding the reflections of pixels lo … lo + t − 1 (outside)
@@ -83,21 +77,31 @@ def _tile_maxima(m, t, d, out):  # pragma: no cover - compiled
     hold its reflected pixels: a bound, exact when t divides the map)."""
     h, wd = m.shape
     th, tw = (h + t - 1) // t, (wd + t - 1) // t
+    full = wd // t  # tiles wholly inside the map's columns
     buf = np.empty(wd, dtype=np.float32)
     for ty in range(th):  # a partial last tile also holds the reflected pixels past the border
-        buf[:] = m[ty * t]
+        for x in range(wd):
+            buf[x] = m[ty * t, x]
         for y in range(ty * t + 1, ty * t + t):
-            _vmax(buf, m[_reflect(y, h)], wd)
-        for c in range(tw):
+            yy = _reflect(y, h)
+            for x in range(wd):  # np.maximum, not a select: only this form vectorises (vmaxps)
+                buf[x] = np.maximum(buf[x], m[yy, x])
+        if t == 4:  # the bound's tile (BOUND_TILE), unrolled: 4× faster than the loop below
+            for c in range(full):
+                x = 4 * c
+                out[d + ty, d + c] = np.maximum(
+                    np.maximum(np.maximum(buf[x], buf[x + 1]), np.maximum(buf[x + 2], buf[x + 3])),
+                    np.float32(0.0))
+        else:
+            for c in range(full):
+                best = np.float32(0.0)
+                for x in range(c * t, c * t + t):
+                    best = np.maximum(best, buf[x])
+                out[d + ty, d + c] = best
+        for c in range(full, tw):  # a partial last tile column: reflected pixels per pixel
             best = np.float32(0.0)
-            if c * t + t <= wd:  # inside: no reflection per pixel (the common, fast case)
-                for x in range(c * t, c * t + t):
-                    v = buf[x]
-                    best = v if v > best else best
-            else:
-                for x in range(c * t, c * t + t):
-                    v = buf[_reflect(x, wd)]
-                    best = v if v > best else best
+            for x in range(c * t, c * t + t):
+                best = np.maximum(best, buf[_reflect(x, wd)])
             out[d + ty, d + c] = best
     for e in range(d):  # rows past the top and bottom: the map tile rows their reflection spans
         for side in range(2):
@@ -160,16 +164,37 @@ def _column_block(src, base, kern, out, y0, y1, xa, n, nv):  # pragma: no cover 
     return top
 
 
+_DY = (-1, 1, 0, 0)  # the 4 neighbours in out_v's order: up, down, left, right
+_DX = (0, 0, -1, 1)
+
+
 @numba.njit(cache=True)
-def peaks_above(maps, kern, w, threshold, dilate):  # pragma: no cover - compiled
+def _smooth_at(m, y, x, kern, col):  # pragma: no cover - compiled
+    # the smoothed value at one pixel: the row pass's sums on the TAPS rows it reads (reflected),
+    # then the column pass's, each in _row_run's / _column_block's order (so bit-identical)
+    h, wd = m.shape
+    for j in range(TAPS):
+        yy = _reflect(y - _R + j, h)
+        s = kern[_R] * m[yy, x]
+        for i in range(_R):
+            s += kern[i] * (m[yy, _reflect(x - (_R - i), wd)] + m[yy, _reflect(x + (_R - i), wd)])
+        col[j] = s
+    s = kern[_R] * col[_R]
+    for i in range(_R):
+        s += kern[i] * (col[i] + col[TAPS - 1 - i])
+    return s
+
+
+@numba.njit(cache=True)
+def peaks_above(maps, kern, w, threshold, neighbours):  # pragma: no cover - compiled
     """(n, 3) (part, y, x) peaks above ``threshold`` and ≥ their 4 neighbours, row-major per
-    part; (n, 5) their smoothed values: self, then (with ``dilate``) up, down, left, right.
+    part; (n, 5) their smoothed values: self, then (with ``neighbours``) up, down, left, right.
 
     Smoothing (float32, rows then columns, reflect border; ``kern`` of ``TAPS`` taps) runs
     only on the TILE×TILE tiles holding a BOUND_TILE×BOUND_TILE tile whose bound (tile-offset
     weights ``w``) exceeds the threshold less a float32 rounding margin; a pixel outside them
-    is below the threshold, so it never beats a candidate. ``dilate`` adds one tile around each
-    computed tile, so the 4 neighbours of every peak are smoothed too.
+    is below the threshold, so it never beats a candidate. A peak's neighbour in a skipped tile
+    is smoothed on its own (:func:`_smooth_at`, the same value to the bit).
     """
     k_parts, h, wd = maps.shape
     r, t, tb = _R, TILE, BOUND_TILE
@@ -184,11 +209,11 @@ def peaks_above(maps, kern, w, threshold, dilate):  # pragma: no cover - compile
     cols = np.empty(tw, dtype=np.intp)
     blk = np.empty((t + 2 * r, wd + _LANES), dtype=np.float32)
     need = np.zeros((th, tw), dtype=np.bool_)
-    need2 = np.zeros((th, tw), dtype=np.bool_)
     hot = np.zeros((th, tw), dtype=np.bool_)  # in a computed run with a value > threshold
     hrow = np.zeros((h, tw), dtype=np.bool_)
     buf = np.zeros((1, wd + 2 * r + t + _LANES), dtype=np.float32)
     rowtmp = np.empty((1, wd + 2 * r + t + _LANES), dtype=np.float32)
+    col = np.empty(TAPS, dtype=np.float32)
     cap = 1024
     out_i = np.empty((cap, 3), dtype=np.intp)  # part, y, x
     out_v = np.zeros((cap, 5), dtype=np.float32)  # smoothed: self, up, down, left, right
@@ -222,15 +247,6 @@ def peaks_above(maps, kern, w, threshold, dilate):  # pragma: no cover - compile
                     anyneed = True
         if not anyneed:
             continue
-        if dilate:
-            for ty in range(th):
-                for c in range(tw):
-                    v = False
-                    for a in range(max(ty - 1, 0), min(ty + 2, th)):
-                        for b in range(max(c - 1, 0), min(c + 2, tw)):
-                            v |= need[a, b]
-                    need2[ty, c] = v
-            need[:, :] = need2
         # Rows of the row pass each needed tile reads: rows y0 − r … y1 + r − 1 clipped to
         # the map (the reflected ones are among them), marked once per tile column.
         hrow[:, :] = False
@@ -300,11 +316,14 @@ def peaks_above(maps, kern, w, threshold, dilate):  # pragma: no cover - compile
                         out_i[count, 1] = y
                         out_i[count, 2] = x
                         out_v[count, 0] = v
-                        if dilate:  # clamped at the border, as the sub-pixel fit reads them
-                            out_v[count, 1] = sm[max(y - 1, 0), x]
-                            out_v[count, 2] = sm[min(y + 1, h - 1), x]
-                            out_v[count, 3] = sm[y, max(x - 1, 0)]
-                            out_v[count, 4] = sm[y, min(x + 1, wd - 1)]
+                        if neighbours:  # clamped at the border, as the sub-pixel fit reads them
+                            for j in range(4):
+                                ny = min(max(y + _DY[j], 0), h - 1)
+                                nx = min(max(x + _DX[j], 0), wd - 1)
+                                if need[ny // t, nx // t]:
+                                    out_v[count, 1 + j] = sm[ny, nx]
+                                else:  # in a skipped tile: the same sums, at that pixel only
+                                    out_v[count, 1 + j] = _smooth_at(m, ny, nx, kern, col)
                         count += 1
     return out_i[:count].copy(), out_v[:count].copy()
 

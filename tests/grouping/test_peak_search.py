@@ -66,6 +66,57 @@ def test_peaks_on_borders_and_plateau_edges(h, w, monkeypatch):
         np.testing.assert_allclose(vals[:, i], full[parts, y, x], rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("h,w", [(77, 59), (64, 96)])
+def test_one_pixel_smoothing_equals_the_tiled_passes(h, w):
+    """A peak's neighbour in a skipped tile is smoothed on its own: to the bit the value the
+    tiled row and column passes give (here every tile is computed: threshold below 0)."""
+    from posekit.grouping._numba_peaks import _smooth_at, peaks_above
+
+    rng = np.random.default_rng(5)
+    maps = gaussian_filter(rng.random((2, h, w)), (0, 1.5, 1.5)).astype(np.float32)
+    kern, wts = paf_grouping._numba_kernels(3.0)
+    idx, vals = peaks_above(maps, kern, wts, np.float32(-1.0), True)
+    assert len(idx) >= 4
+    col = np.empty(len(kern), dtype=np.float32)
+    for (k, y, x), v in zip(idx, vals, strict=True):
+        nbs = [(y, x), (max(y - 1, 0), x), (min(y + 1, h - 1), x), (y, max(x - 1, 0)),
+               (y, min(x + 1, w - 1))]
+        got = [_smooth_at(maps[k], ny, nx, kern, col) for ny, nx in nbs]
+        np.testing.assert_array_equal(np.float32(got), v)
+    corners = [(0, 0), (h - 1, w - 1), (0, w - 1), (h - 1, 0)]  # the reflected rows and columns
+    full = gaussian_filter(maps[0].astype(np.float64), 3.0, mode="reflect", truncate=4.0)
+    for y, x in corners:
+        assert abs(_smooth_at(maps[0], y, x, kern, col) - full[y, x]) < 1e-6
+
+
+def test_neighbours_in_skipped_tiles_are_smoothed_exactly():
+    """Sub-pixel fits read a peak's 4 neighbours; one in a tile the bound skipped is smoothed on
+    its own. Forced here: a 'bound' that sees only each tile's own pixels skips the tiles next
+    to lone pixels on tile edges."""
+    from posekit.grouping._numba_peaks import TILE, peaks_above
+
+    h, w = 72, 88
+    maps = np.zeros((2, h, w), dtype=np.float32)
+    spots = [(15, 24), (7, 47), (40, 63), (64, 79), (47, 8), (0, 40), (71, 87)]
+    for i, (y, x) in enumerate(spots):  # lone pixels on tile edges, ≥ 16 px apart
+        maps[i % 2, y, x] = 2.0 + 0.25 * i
+    kern, wts = paf_grouping._numba_kernels(3.0)
+    narrow = np.zeros_like(wts)
+    narrow[len(wts) // 2] = 1.0  # not a bound: a tile is computed only if its own pixels > 0.02
+    idx, vals = peaks_above(maps, kern, narrow, np.float32(0.02), True)
+    assert sorted(map(tuple, idx[:, 1:])) == sorted(spots)
+    full = gaussian_filter(maps.astype(np.float64), (0, 3, 3), mode="reflect", truncate=4.0)
+    computed = maps.reshape(2, h // TILE, TILE, w // TILE, TILE).max(axis=(2, 4)) > 0.02
+    k, y, x = idx.T
+    nbs = [(y, x), (np.maximum(y - 1, 0), x), (np.minimum(y + 1, h - 1), x),
+           (y, np.maximum(x - 1, 0)), (y, np.minimum(x + 1, w - 1))]
+    skipped = 0
+    for i, (ny, nx) in enumerate(nbs):
+        np.testing.assert_allclose(vals[:, i], full[k, ny, nx], rtol=0, atol=1e-6)
+        skipped += int((~computed[k, ny // TILE, nx // TILE]).sum())
+    assert skipped >= 8
+
+
 @pytest.mark.parametrize("t,d", [(8, 2), (4, 3)])
 @pytest.mark.parametrize("h,w", [(64, 48), (73, 97), (77, 59)])
 def test_tile_maxima_of_the_reflected_map(h, w, t, d):

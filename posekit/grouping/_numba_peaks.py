@@ -14,7 +14,19 @@ import numpy as np
 
 __all__ = ["BOUND_TILE", "TAPS", "TILE", "pair_scores", "peaks_above", "tile_weights"]
 
-_LANES = 16  # run lengths are rounded up to whole vectors (16 float32: one AVX-512, two AVX2)
+def _host_lanes() -> int:
+    """float32 lanes of the host's vectors (numba compiles for the host): 16 with AVX-512, else
+    8. Runs are rounded up to whole vectors: no scalar tails, and no more padding than that."""
+    try:
+        import llvmlite.binding as llvm
+
+        features = llvm.get_host_cpu_features().flatten().split(",")
+    except (ImportError, RuntimeError):  # a host llvmlite cannot describe
+        return 8
+    return 16 if "+avx512f" in features else 8
+
+
+_LANES = _host_lanes()
 
 
 def tile_weights(kern: np.ndarray, t: int) -> np.ndarray:
@@ -74,11 +86,12 @@ def _mirror_tiles(lo: int, t: int, n: int) -> tuple[int, int]:
 def _tile_maxima(m, t, d, out):  # pragma: no cover - compiled
     """out (⌈h/t⌉ + 2d, ⌈w/t⌉ + 2d): max(raw, 0) of each t×t tile of ``m`` and of the d tiles
     past each border of its reflect extension (a tile there takes the max of the map tiles that
-    hold its reflected pixels: a bound, exact when t divides the map)."""
+    hold its reflected pixels: a bound, exact when t divides the map). Returns the largest."""
     h, wd = m.shape
     th, tw = (h + t - 1) // t, (wd + t - 1) // t
     full = wd // t  # tiles wholly inside the map's columns
     buf = np.empty(wd, dtype=np.float32)
+    acc = np.zeros(tw, dtype=np.float32)  # per tile column, the largest so far (vectorised)
     for ty in range(th):  # a partial last tile also holds the reflected pixels past the border
         for x in range(wd):
             buf[x] = m[ty * t, x]
@@ -103,6 +116,8 @@ def _tile_maxima(m, t, d, out):  # pragma: no cover - compiled
             for x in range(c * t, c * t + t):
                 best = np.maximum(best, buf[_reflect(x, wd)])
             out[d + ty, d + c] = best
+        for c in range(tw):
+            acc[c] = np.maximum(acc[c], out[d + ty, d + c])
     for e in range(d):  # rows past the top and bottom: the map tile rows their reflection spans
         for side in range(2):
             a, b = _mirror_tiles((e - d) * t if side == 0 else (th + e) * t, t, h)
@@ -121,6 +136,7 @@ def _tile_maxima(m, t, d, out):  # pragma: no cover - compiled
                 for c in range(a, b + 1):
                     best = max(best, out[r, d + c])
                 out[r, col] = best
+    return acc.max()
 
 TAPS = 25  # the compiled smoothing's tap count: σ = 3 truncated at 4σ, as scipy (the cmu preset)
 TILE = 8  # tile edge of the smoothing passes (pixels)
@@ -207,10 +223,11 @@ def peaks_above(maps, kern, w, threshold, neighbours):  # pragma: no cover - com
     bx = np.empty((bh + 2 * d_max, bw), dtype=np.float64)
     bnd = np.empty(bw, dtype=np.float64)
     cols = np.empty(tw, dtype=np.intp)
+    runs = np.empty((tw, 2), dtype=np.intp)  # [c, c1) runs of a row's needed tile columns
     blk = np.empty((t + 2 * r, wd + _LANES), dtype=np.float32)
     need = np.zeros((th, tw), dtype=np.bool_)
     hot = np.zeros((th, tw), dtype=np.bool_)  # in a computed run with a value > threshold
-    hrow = np.zeros((h, tw), dtype=np.bool_)
+    serve = np.zeros(tw, dtype=np.bool_)  # tile columns whose needed tiles read this row
     buf = np.zeros((1, wd + 2 * r + t + _LANES), dtype=np.float32)
     rowtmp = np.empty((1, wd + 2 * r + t + _LANES), dtype=np.float32)
     col = np.empty(TAPS, dtype=np.float32)
@@ -220,9 +237,9 @@ def peaks_above(maps, kern, w, threshold, neighbours):  # pragma: no cover - com
     count = 0
     for k in range(k_parts):
         m = maps[k]  # one view per part
-        _tile_maxima(m, tb, d_max, tmax)
+        top = _tile_maxima(m, tb, d_max, tmax)
         # float32 smoothing errs by < 25 ulp of the largest value: skip tiles clearly below.
-        margin = 1e-5 * max(tmax.max(), 1e-2)
+        margin = 1e-5 * max(top, 1e-2)
         # Separable bound on the fine tiles: columns, then rows (loops ordered to vectorise over
         # tile columns); a smoothing tile is needed when one of its fine tiles' bound exceeds.
         for e in range(bh + 2 * d_max):
@@ -247,21 +264,26 @@ def peaks_above(maps, kern, w, threshold, neighbours):  # pragma: no cover - com
                     anyneed = True
         if not anyneed:
             continue
-        # Rows of the row pass each needed tile reads: rows y0 − r … y1 + r − 1 clipped to
-        # the map (the reflected ones are among them), marked once per tile column.
-        hrow[:, :] = False
-        for c in range(tw):
-            done = 0  # rows below this are marked
-            for ty in range(th):
-                if need[ty, c]:
-                    for y in range(max(ty * t - r, done), min(ty * t + t + r, h)):
-                        hrow[y, c] = True
-                    done = max(done, min(ty * t + t + r, h))
         # Row pass on runs of needed tile columns, whole vectors (no scalar tails).
+        nruns = 0
         for y in range(h):
-            c, c1 = _next_run(hrow[y], 0, tw)
-            while c < tw:
-                xa, n, nv = _span(c, c1, t, wd)
+            # Tile row ty reads rows ty·t − r … ty·t + t + r − 1 (the reflected ones are among
+            # them): the tile columns row y serves change only where such a span starts or ends.
+            if y == 0 or y % t == (t - r % t) % t or y % t == r % t:
+                lo, hi = max((y - t - r) // t + 1, 0), min((y + r) // t, th - 1)
+                for c in range(tw):
+                    v = False
+                    for ty in range(lo, hi + 1):
+                        v |= need[ty, c]
+                    serve[c] = v
+                nruns = 0
+                c, c1 = _next_run(serve, 0, tw)
+                while c < tw:
+                    runs[nruns, 0], runs[nruns, 1] = c, c1
+                    nruns += 1
+                    c, c1 = _next_run(serve, c1, tw)
+            for j in range(nruns):
+                xa, n, nv = _span(runs[j, 0], runs[j, 1], t, wd)
                 if xa >= r and xa + nv + r <= wd:  # interior: read in place
                     _row_run(m, y, kern, hbuf, y, xa, nv)
                 else:  # the reflected row segment, then the same sums
@@ -269,7 +291,6 @@ def peaks_above(maps, kern, w, threshold, neighbours):  # pragma: no cover - com
                         buf[0, i] = m[y, _reflect(xa - r + i, wd)]
                     _row_run(buf, 0, kern, rowtmp, 0, r, nv)  # past n + 2r: stale, unused
                     hbuf[y, xa:xa + nv] = rowtmp[0, r:r + nv]
-                c, c1 = _next_run(hrow[y], c1, tw)
         # Column pass on runs of needed tiles, one tile row at a time.
         for ty in range(th):
             c, c1 = _next_run(need[ty], 0, tw)

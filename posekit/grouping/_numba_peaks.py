@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 __all__ = ["BOUND_TILE", "TAPS", "TILE", "pair_scores", "peaks_above", "tile_weights"]
 
@@ -356,6 +359,27 @@ def _grow(a, cap):  # pragma: no cover - compiled
     return b
 
 
+@intrinsic
+def _prefetch(typingctx, arr, i0, i1, i2):
+    """Hint the cache to load arr[i0, i1, i2] (llvm.prefetch; no effect on results)."""
+    sig = types.void(arr, i0, i1, i2)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        idx = [context.cast(builder, v, t, types.intp)
+               for v, t in zip(args[1:], signature.args[1:], strict=True)]
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, idx, wraparound=False)
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        # typed-pointer name: LLVM 14 takes it as is, later versions remangle it (tested on 22)
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])  # read, keep, data
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @numba.njit(cache=True)
 def pair_scores(a, b, channel, pafs, t, order, threshold, need, ratio, height):  # pragma: no cover
     """Limb scores of N candidate pairs a → b (N, 2) on PAF channels (channel, channel + 1) and
@@ -368,7 +392,18 @@ def pair_scores(a, b, channel, pafs, t, order, threshold, need, ratio, height): 
     score = np.full(n, np.nan)
     ok = np.zeros(n, dtype=np.bool_)
     vals = np.empty(s)
+    # Pairs of different people leave the PAF within 2 samples, each a cache miss in a 20 MB
+    # map: prefetching the 2 first samples of the pair 16 ahead halves the time at 20 people.
+    ahead = 16
     for p in range(n):
+        if p + ahead < n:
+            pa = p + ahead
+            for q in range(min(2, s)):
+                i = order[q]
+                ix = min(max(int(np.rint(a[pa, 0] + (b[pa, 0] - a[pa, 0]) * t[i])), 0), w - 1)
+                iy = min(max(int(np.rint(a[pa, 1] + (b[pa, 1] - a[pa, 1]) * t[i])), 0), h - 1)
+                _prefetch(pafs, channel[pa], iy, ix)
+                _prefetch(pafs, channel[pa] + 1, iy, ix)
         ax, ay = a[p, 0], a[p, 1]
         dx, dy = b[p, 0] - ax, b[p, 1] - ay
         norm = max(np.sqrt(dx * dx + dy * dy), 1e-3)

@@ -2,8 +2,10 @@
 
 Peak search, one compiled pass per part: 4×4 tile maxima of the raw map, an exact upper bound of
 the smoothed map per tile, the separable Gaussian (σ = 3, 25 taps) only on the 8×8 tiles where a
-bound exceeds the threshold, and the 4-neighbour NMS. Limb scores: each candidate pair sampled
-until it fails. Both give the NumPy path's results (tests/grouping/test_peak_search.py).
+bound exceeds the threshold, and the 4-neighbour NMS (a peak's neighbour in a skipped tile is
+smoothed on its own). Limb scores: each candidate pair sampled until it fails, the first samples
+of the pair 16 ahead prefetched. Both give the NumPy path's results
+(tests/grouping/test_peak_search.py).
 Importing this module needs numba.
 """
 

@@ -19,6 +19,7 @@ from numba.extending import intrinsic
 
 __all__ = ["BOUND_TILE", "TAPS", "TILE", "pair_scores", "peaks_above", "tile_weights"]
 
+
 def _host_lanes() -> int:
     """float32 lanes of the host's vectors (numba compiles for the host): 16 with AVX-512, else
     8. Runs are rounded up to whole vectors: no scalar tails, and no more padding than that."""
@@ -190,20 +191,21 @@ _DX = (0, 0, -1, 1)
 
 
 @numba.njit(cache=True)
-def _smooth_at(m, y, x, kern, col):  # pragma: no cover - compiled
-    # the smoothed value at one pixel: the row pass's sums on the TAPS rows it reads (reflected),
-    # then the column pass's, each in _row_run's / _column_block's order (so bit-identical)
+def _smooth_at(m, y, x, kern):  # pragma: no cover - compiled
+    # the smoothed value at one pixel, by the passes themselves on its TAPS×TAPS reflected
+    # window (so bit-identical to the tiled result): the row pass at the window's centre column
+    # of each row, then the column pass on those TAPS values
     h, wd = m.shape
+    win = np.empty((TAPS, TAPS), dtype=np.float32)
     for j in range(TAPS):
-        yy = _reflect(y - _R + j, h)
-        s = kern[_R] * m[yy, x]
-        for i in range(_R):
-            s += kern[i] * (m[yy, _reflect(x - (_R - i), wd)] + m[yy, _reflect(x + (_R - i), wd)])
-        col[j] = s
-    s = kern[_R] * col[_R]
-    for i in range(_R):
-        s += kern[i] * (col[i] + col[TAPS - 1 - i])
-    return s
+        for i in range(TAPS):
+            win[j, i] = m[_reflect(y - _R + j, h), _reflect(x - _R + i, wd)]
+    rows = np.empty((TAPS, TAPS), dtype=np.float32)
+    for j in range(TAPS):
+        _row_run(win, j, kern, rows, j, _R, 1)
+    out = np.empty((1, TAPS), dtype=np.float32)
+    _column_block(rows, 0, kern, out, 0, 1, _R, 1, 1)
+    return out[0, _R]
 
 
 @numba.njit(cache=True)
@@ -235,7 +237,6 @@ def peaks_above(maps, kern, w, threshold, neighbours):  # pragma: no cover - com
     serve = np.zeros(tw, dtype=np.bool_)  # tile columns whose needed tiles read this row
     buf = np.zeros((1, wd + 2 * r + t + _LANES), dtype=np.float32)
     rowtmp = np.empty((1, wd + 2 * r + t + _LANES), dtype=np.float32)
-    col = np.empty(TAPS, dtype=np.float32)
     cap = 1024
     out_i = np.empty((cap, 3), dtype=np.intp)  # part, y, x
     out_v = np.zeros((cap, 5), dtype=np.float32)  # smoothed: self, up, down, left, right
@@ -349,7 +350,7 @@ def peaks_above(maps, kern, w, threshold, neighbours):  # pragma: no cover - com
                                 if need[ny // t, nx // t]:
                                     out_v[count, 1 + j] = sm[ny, nx]
                                 else:  # in a skipped tile: the same sums, at that pixel only
-                                    out_v[count, 1 + j] = _smooth_at(m, ny, nx, kern, col)
+                                    out_v[count, 1 + j] = _smooth_at(m, ny, nx, kern)
                         count += 1
     return out_i[:count].copy(), out_v[:count].copy()
 
@@ -382,6 +383,14 @@ def _prefetch(typingctx, arr, i0, i1, i2):
     return sig, codegen
 
 
+@numba.njit(cache=True, inline="always")
+def _sample_px(ax, ay, dx, dy, ti, w, h):  # pragma: no cover - compiled
+    # the PAF pixel (x, y) of the sample at fraction ti along a → a + d, clamped to the map
+    ix = min(max(int(np.rint(ax + dx * ti)), 0), w - 1)
+    iy = min(max(int(np.rint(ay + dy * ti)), 0), h - 1)
+    return ix, iy
+
+
 @numba.njit(cache=True)
 def pair_scores(a, b, channel, pafs, t, order, threshold, need, ratio, height):  # pragma: no cover
     """Limb scores of N candidate pairs a → b (N, 2) on PAF channels (channel, channel + 1) and
@@ -401,9 +410,8 @@ def pair_scores(a, b, channel, pafs, t, order, threshold, need, ratio, height): 
         if p + ahead < n:
             pa = p + ahead
             for q in range(min(2, s)):
-                i = order[q]
-                ix = min(max(int(np.rint(a[pa, 0] + (b[pa, 0] - a[pa, 0]) * t[i])), 0), w - 1)
-                iy = min(max(int(np.rint(a[pa, 1] + (b[pa, 1] - a[pa, 1]) * t[i])), 0), h - 1)
+                ix, iy = _sample_px(a[pa, 0], a[pa, 1], b[pa, 0] - a[pa, 0], b[pa, 1] - a[pa, 1],
+                                    t[order[q]], w, h)
                 _prefetch(pafs, channel[pa], iy, ix)
                 _prefetch(pafs, channel[pa] + 1, iy, ix)
         ax, ay = a[p, 0], a[p, 1]
@@ -414,8 +422,7 @@ def pair_scores(a, b, channel, pafs, t, order, threshold, need, ratio, height): 
         fails = 0
         for q in range(s):
             i = order[q]
-            ix = min(max(int(np.rint(ax + dx * t[i])), 0), w - 1)
-            iy = min(max(int(np.rint(ay + dy * t[i])), 0), h - 1)
+            ix, iy = _sample_px(ax, ay, dx, dy, t[i], w, h)
             v = np.float64(pafs[c, iy, ix]) * vx + np.float64(pafs[c + 1, iy, ix]) * vy
             vals[i] = v
             if not v > threshold:

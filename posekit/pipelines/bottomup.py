@@ -173,15 +173,20 @@ class BottomUp:
                 hms, pafs = (hms[:1] + fh) / 2, (pafs[:1] + fp) / 2
             hm_img = self._to_image(hms, rh, rw, h, w)
             paf_img = self._to_image(pafs, rh, rw, h, w)
-            hm_sum = hm_img if hm_sum is None else hm_sum + hm_img
-            paf_sum = paf_img if paf_sum is None else paf_sum + paf_img
+            if hm_sum is None:  # the sums are this call's own arrays: accumulate in place
+                hm_sum, paf_sum = hm_img, paf_img
+            else:
+                hm_sum += hm_img
+                paf_sum += paf_img
             t3 = time.perf_counter()
             t_pre += t1 - t0
             t_net += t2 - t1
             t_dec += t3 - t2
-        n = len(self.scales)
+        if len(self.scales) > 1:  # the mean over scales; one scale needs no pass (x / 1 = x)
+            hm_sum /= len(self.scales)
+            paf_sum /= len(self.scales)
         self.timing = {"preprocess": t_pre, "network": t_net, "decode": t_dec}
-        return hm_sum / n, paf_sum / n
+        return hm_sum, paf_sum
 
     def _to_image(self, maps: Tensor, rh: int, rw: int, h: int, w: int) -> np.ndarray:
         """(1, C, h', w') maps of the padded input → (C, h, w) at image pixels: ×stride, crop the

@@ -122,3 +122,17 @@ def test_maps_to_image_equal_torch_bilinear(rh, rw, h, w):
     # float32 source coordinates rounded differently (≤ 2.4e-6 seen at 1.5×); a wrong pixel
     # centre convention, crop or size errs by > 1e-2
     np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_maps_are_the_mean_over_scales():
+    def net(x):  # constant maps: 1 at the full input height, 3 at half of it
+        v = 1.0 if x.shape[2] == 104 else 3.0
+        hh, ww = x.shape[2] // 8, x.shape[3] // 8
+        return torch.full((1, 19, hh, ww), v), torch.full((1, 38, hh, ww), -v)
+
+    hm, paf = BottomUp(net, input_height=104, scales=(1.0, 0.5)).maps(
+        np.zeros((52, 128, 3), np.uint8))
+    np.testing.assert_allclose(hm, 2.0, rtol=1e-6)
+    np.testing.assert_allclose(paf, -2.0, rtol=1e-6)
+    hm, _ = BottomUp(net, input_height=104).maps(np.zeros((52, 128, 3), np.uint8))
+    np.testing.assert_array_equal(hm, 1.0)

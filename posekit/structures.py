@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from posekit.draw import draw_people
+
 __all__ = ["Keypoints", "PoseInstances", "xywh_to_xyxy", "xyxy_to_xywh"]
 
 
@@ -181,9 +183,7 @@ class PoseInstances:
         return cls(boxes, Keypoints(kpts), scores)
 
     def plot(self, image: np.ndarray, skeleton: Any = None, **kwargs: Any) -> np.ndarray:
-        """Draw these people on a copy of ``image`` (H, W, 3 BGR uint8); see :mod:`posekit.viz`."""
-        from posekit.viz import draw_people
-
+        """Draw these people on a copy of ``image`` (H, W, 3 BGR uint8); see :mod:`posekit.draw`."""
         return draw_people(image, self, skeleton=skeleton, **kwargs)
 
 

@@ -7,9 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from posekit.skeletons import COCO17, CROWDPOSE14, MPII16, OPENPOSE18
-from posekit.structures import Keypoints, PoseInstances
-from posekit.viz import (
+from posekit.draw import (
     contact_sheet,
     draw_heatmaps,
     draw_pafs,
@@ -18,8 +16,10 @@ from posekit.viz import (
     limb_colors,
     resolve_skeleton,
     save_image,
-    show_dataset,
 )
+from posekit.skeletons import COCO17, CROWDPOSE14, MPII16, OPENPOSE18
+from posekit.structures import Keypoints, PoseInstances
+from posekit.viz import show_dataset
 
 COCO_DIR = Path(__file__).parent / "fixtures" / "real" / "mmpose_coco"
 BLACK = (0, 0, 0)

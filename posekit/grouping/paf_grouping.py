@@ -1,6 +1,6 @@
 """Bottom-up grouping of OpenPose maps into people (talk §20–§21; Cao et al., TPAMI 2019 §3.4).
 
-Four steps, each vectorised over candidates with NumPy:
+Four steps, vectorised over candidates with NumPy/OpenCV where there are many:
 
 1. Peak NMS on each (optionally Gaussian-smoothed) confidence map: a pixel above
    ``peak_threshold`` and ≥ its four neighbours; optional sub-pixel refinement by a quadratic
@@ -19,21 +19,11 @@ Four steps, each vectorised over candidates with NumPy:
 
 With :meth:`GroupingConfig.cmu` the result equals pytorch-openpose's ``Body`` parser (tested
 against its outputs in ``tests/grouping/``).
-
-Speed: smoothing is exact but computed only where the smoothed map can exceed the threshold.
-With numba installed (``pip install posekit[fast]``) steps 1–2 run as compiled kernels
-(:mod:`posekit.grouping._numba_peaks`: a per-tile upper bound of the smoothed map, the Gaussian
-only on tiles whose bound exceeds the threshold, for σ ≈ 3 as in the cmu preset; each limb
-sampled until it fails), and so do steps 3–4 (:mod:`posekit.grouping._numba_assemble`: the
-candidate pairs, greedy matching of all limbs and the assembly, one call each; Hungarian matching
-stays with scipy); without it, NumPy/OpenCV and plain Python. Both give the same peaks and
-people, scores to the bit (tested).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -42,12 +32,6 @@ from scipy.optimize import linear_sum_assignment
 
 from posekit.skeletons import COCO17, OPENPOSE18, Skeleton, convert_keypoints
 from posekit.structures import PoseInstances
-
-try:  # the optional extra `fast`: compiled peak search, limb scores, matching and assembly
-    from posekit.grouping import _numba_assemble, _numba_peaks
-except ImportError:
-    _numba_assemble = _numba_peaks = None
-USE_NUMBA = _numba_peaks is not None  # tests switch it off to check the NumPy path
 
 __all__ = [
     "GroupingConfig", "assemble_people", "find_peaks", "group_people", "limb_scores", "match_limb",
@@ -89,141 +73,54 @@ class GroupingConfig:
         return cls()
 
 
-def _scipy_gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
+def _gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
+    """scipy.ndimage.gaussian_filter's 1-D taps: radius ⌊truncate·σ + 0.5⌋, normalised to Σ = 1."""
     radius = int(truncate * sigma + 0.5)
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     k = np.exp(-0.5 * (x / sigma) ** 2)
     return k / k.sum()
 
 
-def smooth(maps: np.ndarray, sigma: float) -> np.ndarray:
-    """scipy.ndimage.gaussian_filter(map, σ) per channel (reflect border, radius 4σ), via OpenCV
-    in float32 (about 3× faster than float64; peaks equal the reference's, tested)."""
-    if sigma <= 0:
-        return np.asarray(maps, dtype=np.float32)
-    k = _scipy_gaussian_kernel(sigma).astype(np.float32)
-    out = np.empty(maps.shape, dtype=np.float32)
-    for c in range(maps.shape[0]):
-        out[c] = cv2.sepFilter2D(np.ascontiguousarray(maps[c], dtype=np.float32), cv2.CV_32F, k,
-                                 k, borderType=cv2.BORDER_REFLECT)
+def _smooth_near(maps: np.ndarray, sigma: float, threshold: float) -> np.ndarray:
+    """scipy.ndimage.gaussian_filter(map, σ) per channel (reflect border, radius r = 4σ), via
+    OpenCV in float32, computed only where a value can exceed ``threshold`` or neighbour one
+    that does; 0 elsewhere.
+
+    The Gaussian is non-negative with Σ = 1, so a smoothed value > threshold needs a raw value
+    > threshold within r. Per part, each band of rows holding such values is filtered on the
+    rectangle within r + 1 of them (the peak test reads 4-neighbours), read with r pixels of
+    context: a crop edge inside the map is then ≥ r from every kept pixel, and one on the map's
+    border reflects as the whole map would.
+    """
+    kern = _gaussian_kernel(sigma).astype(np.float32)
+    r = len(kern) // 2
+    k, h, w = maps.shape
+    out = np.zeros_like(maps)
+    hot = maps > threshold
+    for j in np.flatnonzero(hot.any(axis=(1, 2))):
+        rows = np.flatnonzero(hot[j].any(axis=1))
+        for band in np.split(rows, np.flatnonzero(np.diff(rows) > 2 * r + 2) + 1):
+            cols = np.flatnonzero(hot[j, band[0]:band[-1] + 1].any(axis=0))
+            y0, y1 = max(band[0] - r - 1, 0), min(band[-1] + r + 2, h)  # the kept rectangle
+            x0, x1 = max(cols[0] - r - 1, 0), min(cols[-1] + r + 2, w)
+            ya, xa = max(y0 - r, 0), max(x0 - r, 0)  # the crop: the rectangle with context
+            crop = maps[j, ya:min(y1 + r, h), xa:min(x1 + r, w)]
+            sm = cv2.sepFilter2D(crop, cv2.CV_32F, kern, kern, borderType=cv2.BORDER_REFLECT)
+            out[j, y0:y1, x0:x1] = sm[y0 - ya:y1 - ya, x0 - xa:x1 - xa]
     return out
 
 
-_TILE = 16  # tile edge for the exact smoothing of only the maps' hot regions (pixels)
-_SPARSE = 0.13  # above this fraction of needed tiles, smooth whole maps (measured crossover)
-
-
-def _tile_max(maps: np.ndarray, t: int) -> np.ndarray:
-    """(K, H, W) → (K, ⌈H/t⌉, ⌈W/t⌉) maximum of each t×t tile (edge tiles padded with −inf).
-    Rows first, as a reduction over a middle axis of contiguous data: 5× faster than reduceat."""
-    k, h, w = maps.shape
-    hp, wp = -(-h // t) * t, -(-w // t) * t
-    if (hp, wp) != (h, w):
-        maps = np.pad(maps, ((0, 0), (0, hp - h), (0, wp - w)), constant_values=-np.inf)
-    rows = maps.reshape(k, hp // t, t, wp).max(axis=2)
-    return rows.reshape(k, hp // t, wp // t, t).max(axis=3)
-
-
-def _nonzero3(mask: np.ndarray) -> tuple[np.ndarray, ...]:
-    """np.nonzero of a 3-D mask (same row-major order), 5× faster via flatnonzero on one axis."""
-    flat = np.flatnonzero(mask)
-    _, h, w = mask.shape
-    parts, rest = np.divmod(flat, h * w)
-    ys, xs = np.divmod(rest, w)
-    return parts, ys, xs
-
-
-def _reflect_index(lo: int, hi: int, n: int) -> np.ndarray:
-    """Indices lo … hi − 1 mapped into [0, n) by scipy's 'reflect' (d c b a | a b c d), for
-    overhangs of at most n."""
-    i = np.arange(lo, hi)
-    i = np.where(i < 0, -1 - i, i)
-    return np.where(i >= n, 2 * n - 1 - i, i)
-
-
-def _smooth_above(maps: np.ndarray, sigma: float, threshold: float) -> tuple[np.ndarray, ...]:
-    """The smoothed maps and the (part, y, x) indices of their pixels above ``threshold``.
-
-    Exact, but cheaper than smoothing everything when few tiles are hot: the Gaussian is
-    non-negative with Σ = 1, so a smoothed value > threshold needs a raw value > threshold within
-    the kernel radius r. Only 16×16 tiles whose raw max exceeds the threshold, and their neighbour
-    tiles (r + 1 ≤ 16 px, the peak test reads 4-neighbours), are smoothed; the rest of the
-    returned map is 0, which no peak test ever reads. One filtering call per tile row and part
-    costs Python overhead that pays only while under ``_SPARSE`` of the tiles are needed (about
-    up to 5 people at 368×368); above that, one whole-map pass per part is faster.
-    """
-    maps = np.asarray(maps, dtype=np.float32)
-    k, h, w = maps.shape
-    if sigma <= 0:
-        return maps, _nonzero3(maps > threshold)
-    kern = _scipy_gaussian_kernel(sigma).astype(np.float32)
-    r = (len(kern) - 1) // 2
-    t = _TILE
-    if r + 1 > t or min(h, w) < 4 * t:
-        sm = smooth(maps, sigma)
-        return sm, _nonzero3(sm > threshold)
-    hot = _tile_max(maps, t) > threshold
-    need = hot.copy()  # dilate by one tile (3×3)
-    need[:, 1:] |= hot[:, :-1]
-    need[:, :-1] |= hot[:, 1:]
-    rows = need.copy()
-    need[:, :, 1:] |= rows[:, :, :-1]
-    need[:, :, :-1] |= rows[:, :, 1:]
-    if need.mean() > _SPARSE:
-        sm = smooth(maps, sigma)
-        return sm, _nonzero3(sm > threshold)
-    sm = np.zeros_like(maps)  # calloc: pages never written cost nothing
-    found: list[tuple[np.ndarray, ...]] = []
-    for j in np.flatnonzero(need.any(axis=(1, 2))):
-        for row in np.flatnonzero(need[j].any(axis=1)):
-            cols = np.flatnonzero(need[j, row])  # one span per tile row: fewer, wider calls
-            y0, y1 = row * t, min(row * t + t, h)
-            x0, x1 = cols[0] * t, min(cols[-1] * t + t, w)
-            if y0 >= r and y1 + r <= h and x0 >= r and x1 + r <= w:  # a view, no copy
-                src = maps[j, y0 - r:y1 + r, x0 - r:x1 + r]
-            else:  # reflect only the window, not the whole map
-                src = maps[j][np.ix_(_reflect_index(y0 - r, y1 + r, h),
-                                     _reflect_index(x0 - r, x1 + r, w))]
-            win = cv2.sepFilter2D(src, cv2.CV_32F, kern, kern)
-            out = win[r:r + y1 - y0, r:r + x1 - x0]
-            sm[j, y0:y1, x0:x1] = out
-            yy, xx = np.nonzero(out > threshold)
-            if len(yy):
-                found.append((np.full(len(yy), j), yy + y0, xx + x0))
-    if not found:
-        empty = np.zeros(0, dtype=np.intp)
-        return sm, (empty, empty, empty)
-    parts, ys, xs = (np.concatenate(a).astype(np.intp) for a in zip(*found, strict=True))
-    order = np.lexsort((xs, ys, parts))  # row-major per part, as np.nonzero on whole maps
-    return sm, (parts[order], ys[order], xs[order])
-
-
-@lru_cache(maxsize=8)
-def _numba_kernels(sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """The float32 Gaussian taps and the per-tile-offset kernel mass bound for σ."""
-    kern = _scipy_gaussian_kernel(sigma)
-    return kern.astype(np.float32), _numba_peaks.tile_weights(kern, _numba_peaks.BOUND_TILE)
-
-
 def _peak_pixels(
-    maps: np.ndarray, sigma: float, threshold: float, neighbours: bool
+    maps: np.ndarray, sigma: float, threshold: float
 ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
     """The (part, y, x) pixels of the smoothed maps above ``threshold`` and ≥ their 4 neighbours
-    (outside the map = 0), row-major per part; and (n, 5) smoothed values at them: the pixel,
-    then with ``neighbours`` the pixels up, down, left, right (clamped at the border).
-
-    With numba installed and σ ≈ 3 (the compiled kernel's 25 taps, the cmu preset), a compiled
-    kernel smooths only tiles whose bound exceeds the threshold; else :func:`_smooth_above`.
-    """
+    (outside the map = 0), row-major per part; and the (K, H, W) smoothed maps (exact wherever
+    the peak test or the sub-pixel fit reads them)."""
     maps = np.ascontiguousarray(maps, dtype=np.float32)
     k, h, w = maps.shape
-    kern, wts = _numba_kernels(float(sigma)) if USE_NUMBA and sigma > 0 else (None, None)
-    if (kern is not None and len(kern) == _numba_peaks.TAPS
-            and min(h, w) >= 4 * _numba_peaks.TILE + 4 * sigma):
-        idx, vals = _numba_peaks.peaks_above(maps, kern, wts, np.float32(threshold), neighbours)
-        return (idx[:, 0], idx[:, 1], idx[:, 2]), vals
-    sm, (parts, ys, xs) = _smooth_above(maps, sigma, threshold)
-    # Compare only the pixels above threshold with their 4 neighbours (outside = 0).
+    sm = _smooth_near(maps, sigma, threshold) if sigma > 0 else maps
+    # flatnonzero + unravel: np.nonzero on a 3-D mask is ~10× slower
+    parts, ys, xs = np.unravel_index(np.flatnonzero(sm > threshold), sm.shape)
     v = sm[parts, ys, xs]
     keep = np.ones(len(v), dtype=bool)
     for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
@@ -232,15 +129,7 @@ def _peak_pixels(
         nb = np.zeros(len(v), dtype=sm.dtype)
         nb[inside] = sm[parts[inside], ny[inside], nx[inside]]
         keep &= v >= nb
-    parts, ys, xs = parts[keep], ys[keep], xs[keep]
-    vals = np.zeros((len(parts), 5), dtype=np.float32)
-    vals[:, 0] = v[keep]
-    if neighbours:
-        vals[:, 1] = sm[parts, np.maximum(ys - 1, 0), xs]
-        vals[:, 2] = sm[parts, np.minimum(ys + 1, h - 1), xs]
-        vals[:, 3] = sm[parts, ys, np.maximum(xs - 1, 0)]
-        vals[:, 4] = sm[parts, ys, np.minimum(xs + 1, w - 1)]
-    return (parts, ys, xs), vals
+    return (parts[keep], ys[keep], xs[keep]), sm
 
 
 def find_peaks(
@@ -248,26 +137,30 @@ def find_peaks(
 ) -> list[np.ndarray]:
     """Per part, an (n, 3) array of (x, y, score) peaks in row-major (y, then x) order."""
     heatmaps = np.asarray(heatmaps)
-    k = heatmaps.shape[0]
-    (parts, ys, xs), vals = _peak_pixels(heatmaps, config.smooth_sigma, config.peak_threshold,
-                                         config.subpixel)
+    k, h, w = heatmaps.shape
+    (parts, ys, xs), sm = _peak_pixels(heatmaps, config.smooth_sigma, config.peak_threshold)
     if config.max_peaks > 0 and len(parts):
+        v = sm[parts, ys, xs]
         sel = np.zeros(len(parts), dtype=bool)
         starts = np.searchsorted(parts, np.arange(k + 1))
         for j in range(k):
             lo, hi = starts[j], starts[j + 1]
             if hi - lo > config.max_peaks:
-                top = np.argsort(-vals[lo:hi, 0], kind="stable")[: config.max_peaks]
+                top = np.argsort(-v[lo:hi], kind="stable")[: config.max_peaks]
                 sel[lo + top] = True
             else:
                 sel[lo:hi] = True
-        parts, ys, xs, vals = parts[sel], ys[sel], xs[sel], vals[sel]
+        parts, ys, xs = parts[sel], ys[sel], xs[sel]
     scores = heatmaps[parts, ys, xs].astype(np.float64)
     fx = xs.astype(np.float64)
     fy = ys.astype(np.float64)
     if config.subpixel:
         # Quadratic fit through the peak and its neighbours (clamped at the border).
-        v, up, down, left, right = vals.astype(np.float64).T
+        def at(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+            return sm[parts, np.clip(y, 0, h - 1), np.clip(x, 0, w - 1)].astype(np.float64)
+
+        v, up, down = at(ys, xs), at(ys - 1, xs), at(ys + 1, xs)
+        left, right = at(ys, xs - 1), at(ys, xs + 1)
         dx_den = left - 2 * v + right
         dy_den = up - 2 * v + down
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -287,7 +180,7 @@ def limb_scores(
     """(nA, nB) limb scores with distance prior, and a boolean of pairs passing both criteria."""
     ia, ib = _all_pairs(len(cand_a), len(cand_b))
     score, ok = _pair_scores(cand_a[ia, :2], cand_b[ib, :2], np.zeros(len(ia), dtype=np.intp),
-                             np.stack([paf_x, paf_y]), config, image_height, prune=False)
+                             np.stack([paf_x, paf_y]), config, image_height)
     return score.reshape(len(cand_a), len(cand_b)), ok.reshape(len(cand_a), len(cand_b))
 
 
@@ -298,42 +191,17 @@ def _all_pairs(n_a: int, n_b: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _pair_scores(
     a: np.ndarray, b: np.ndarray, channel: np.ndarray, pafs: np.ndarray, config: GroupingConfig,
-    image_height: int, prune: bool = True,
+    image_height: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores of N candidate limbs a → b (N, 2) read from PAF channels (channel, channel + 1),
-    all limbs of an image in one vectorised pass; and whether each passes both criteria.
-
-    Most pairs join parts of different people and leave the PAF at once: a few middle samples
-    are read first and, with ``prune``, a pair with more failing samples than the fraction
-    criterion allows is rejected before the other samples are read (its score is then NaN).
-    Surviving pairs are sampled with the same formula, so their scores and verdicts are those of
-    sampling all pairs (tested). With numba, one compiled loop reads each pair's samples until
-    it fails (same verdicts and kept scores, to the bit).
-    """
-    s = config.num_samples
-    need = int(np.floor(config.min_fraction * s)) + 1  # passing samples needed: count > frac·S
-    max_fail = s - need
-    t = np.linspace(0.0, 1.0, s)
-    order = np.argsort(np.abs(t - 0.5), kind="stable")  # middle first
-    if prune and USE_NUMBA and need <= s:
-        return _numba_peaks.pair_scores(a, b, channel, pafs, t, order, config.paf_threshold,
-                                        need, config.distance_ratio, image_height)
-    score = np.full(len(a), np.nan)
-    first = order[:max(max_fail + 1, 0)]
-    if prune:
-        fails = (_samples(a, b, channel, pafs, t[first]) <= config.paf_threshold).sum(-1)
-        alive = np.flatnonzero(fails <= max_fail)
-    else:
-        alive = np.arange(len(a))
-    samples = _samples(a[alive], b[alive], channel[alive], pafs, t)  # (n, S)
-    sc = samples.mean(-1)  # eq. 11 by uniform sampling
+    all limbs of an image in one vectorised pass; and whether each passes both criteria."""
+    samples = _samples(a, b, channel, pafs, np.linspace(0.0, 1.0, config.num_samples))  # (N, S)
+    score = samples.mean(-1)  # eq. 11 by uniform sampling
     if config.distance_ratio > 0:
-        norm = np.maximum(np.sqrt(((b[alive] - a[alive]) ** 2).sum(-1)), 1e-3)
-        sc = sc + np.minimum(config.distance_ratio * image_height / norm - 1, 0)
-    score[alive] = sc
-    ok = np.zeros(len(a), dtype=bool)
-    ok[alive] = ((samples > config.paf_threshold).sum(-1) >= need) & (sc > 0)
-    return score, ok
+        norm = np.maximum(np.sqrt(((b - a) ** 2).sum(-1)), 1e-3)
+        score = score + np.minimum(config.distance_ratio * image_height / norm - 1, 0)
+    passing = (samples > config.paf_threshold).sum(-1)
+    return score, (passing > config.min_fraction * config.num_samples) & (score > 0)
 
 
 def _samples(
@@ -486,8 +354,6 @@ def assemble_people(
     peaks = find_peaks(heatmaps[:k], config)
     offsets = np.cumsum([0] + [len(p) for p in peaks])
     all_peaks = np.concatenate(peaks) if offsets[-1] else np.zeros((0, 3))
-    if USE_NUMBA:
-        return all_peaks, _assemble_compiled(all_peaks, offsets, pafs, config, skeleton)
     # All candidate limbs of all limb types scored in one pass, pairs (i, j) row-major per limb.
     order = skeleton.paf_channel_order
     pa_all, pb_all, ch_all, counts = [], [], [], []
@@ -513,54 +379,6 @@ def assemble_people(
         m[:, 1] += offsets[b]
         connections.append(m)
     return all_peaks, _assemble(connections, skeleton.limbs, all_peaks[:, 2], k, config)
-
-
-def _assemble_compiled(
-    all_peaks: np.ndarray, offsets: np.ndarray, pafs: np.ndarray, config: GroupingConfig,
-    skeleton: Skeleton,
-) -> np.ndarray:
-    """Steps 2–4 of :func:`assemble_people` with the numba kernels: the same candidate pairs,
-    connections and people as the Python path, without its per-limb and per-connection loops.
-
-    Args:
-        all_peaks: (P, 3) peaks (x, y, score), numbered part by part.
-        offsets: (K + 1,) first peak id of each part, then P.
-    """
-    limbs = np.asarray(skeleton.limbs, dtype=np.int64).reshape(-1, 2)
-    limb_a, limb_b = limbs[:, 0].copy(), limbs[:, 1].copy()
-    sizes = np.diff(offsets).astype(np.int64)
-    n_a, n_b = sizes[limb_a], sizes[limb_b]
-    off_a, off_b = offsets[limb_a].astype(np.int64), offsets[limb_b].astype(np.int64)
-    channel = 2 * np.asarray(skeleton.paf_channel_order, dtype=np.int64)
-    xy = np.ascontiguousarray(all_peaks[:, :2], dtype=np.float64)
-    a, b, ch, bounds = _numba_assemble.limb_pairs(xy, n_a, n_b, off_a, off_b, channel)
-    score, valid = _pair_scores(a, b, ch, pafs, config, pafs.shape[1])
-    if config.matcher == "greedy":
-        conn = _numba_assemble.greedy_match(np.asarray(score, dtype=np.float64), valid, bounds,
-                                            n_a, n_b, off_a, off_b)
-    else:  # scipy's Hungarian matching per limb, as the Python path
-        connections: list[np.ndarray | None] = []
-        for i in range(len(limbs)):
-            lo, hi = bounds[i], bounds[i + 1]
-            m = match_limb(score[lo:hi].reshape(n_a[i], n_b[i]),
-                           valid[lo:hi].reshape(n_a[i], n_b[i]), config.matcher)
-            connections.append(m + [off_a[i], off_b[i], 0])  # candidate index → global peak id
-        conn = _flat_connections(connections)
-    return _numba_assemble.assemble(*conn, limb_a, limb_b, np.ascontiguousarray(all_peaks[:, 2]),
-                                    len(offsets) - 1, int(config.tree_limbs),
-                                    int(config.min_parts), float(config.min_mean_score))
-
-
-def _flat_connections(
-    connections: list[np.ndarray | None],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per-limb (m, 3) connections (pa, pb, score) as the compiled assembly takes them: peak ids
-    pa, pb (int64), scores (float64) of all limbs concatenated, and each limb's [lo, hi) rows."""
-    rows = np.cumsum([0] + [0 if c is None else len(c) for c in connections]).astype(np.int64)
-    parts = [c for c in connections if c is not None and len(c)]
-    flat = np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, 3))
-    return (flat[:, 0].astype(np.int64), flat[:, 1].astype(np.int64),
-            np.ascontiguousarray(flat[:, 2]), rows)
 
 
 def people_to_instances(

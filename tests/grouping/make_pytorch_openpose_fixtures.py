@@ -26,11 +26,14 @@ SCENES = {"p2": (2, 11), "p5": (5, 12), "p20": (20, 13)}  # name: (people, seed)
 SIZE = (368, 368)
 
 
-def parser_scene(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rendered maps (19, H, W), (38, H, W) in float64 with a little smooth noise."""
+def parser_scene(
+    n: int, seed: int, size: tuple[int, int] = SIZE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rendered maps (19, H, W), (38, H, W) of ``size`` = (w, h) in float64 with a little
+    smooth noise."""
     rng = np.random.default_rng(seed)
-    people = random_people(n, SIZE, rng, missing=0.2)
-    hm, paf = render_maps(people, SIZE, sigma=3.0, limb_width=2.0)
+    people = random_people(n, size, rng, missing=0.2)
+    hm, paf = render_maps(people, size, sigma=3.0, limb_width=2.0)
     noise = gaussian_filter(rng.normal(0, 0.03, hm.shape), (0, 2, 2))
     return hm.astype(np.float64) * 0.9 + noise, paf.astype(np.float64)
 

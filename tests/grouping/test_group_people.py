@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from posekit.grouping import GroupingConfig, find_peaks, group_people, match_limb, paf_grouping
+from posekit.grouping import GroupingConfig, find_peaks, group_people, match_limb
 from posekit.grouping.scenes import random_people, render_maps
 from posekit.skeletons import COCO17, OPENPOSE18, convert_keypoints
 
@@ -119,86 +119,3 @@ def test_max_peaks_keeps_the_strongest():
     p = find_peaks(hm, GroupingConfig(smooth_sigma=0, max_peaks=3))[0]
     assert sorted(p[:, 2].round(3)) == [0.6, 0.7, 0.8]
     assert list(p[:, 0]) == [18, 22, 26]  # still in row-major order
-
-
-@pytest.mark.parametrize("size", [(368, 368), (150, 211)])
-def test_tiled_smoothing_equals_smoothing_whole_maps(size):
-    """Only tiles near raw values above the threshold are smoothed; the pixels above it and
-    their smoothed values must equal those of smoothing whole maps, also with edge tiles cut
-    short (sizes not multiples of 16) and peaks at the borders."""
-    from posekit.grouping.paf_grouping import _smooth_above, _tile_max, smooth
-
-    rng = np.random.default_rng(0)
-    h, w = size
-    maps = (rng.random((4, h, w)) * 0.05).astype(np.float32)
-    for j, (y, x) in enumerate([(3, 5), (h - 2, w - 1), (h // 2, w // 2), (0, w - 20)]):
-        maps[j, max(y - 2, 0):y + 3, max(x - 2, 0):x + 3] = 0.9
-    tiled, (parts, ys, xs) = _smooth_above(maps, 3.0, 0.1)
-    full = smooth(maps, 3.0)
-    ref = np.nonzero(full > 0.1)
-    assert len(ref[0]) > 0
-    for got, want in zip((parts, ys, xs), ref, strict=True):
-        np.testing.assert_array_equal(got, want)
-    np.testing.assert_allclose(tiled[ref], full[ref], atol=1e-6)
-    tmax = _tile_max(maps, 16)
-    assert tmax.shape == (4, -(-h // 16), -(-w // 16))
-    assert tmax[1, -1, -1] == maps[1, (h - 1) // 16 * 16:, (w - 1) // 16 * 16:].max()
-
-
-@pytest.mark.parametrize("sparse", [1.0, -1.0])  # force the tile path, then the whole-map path
-def test_smooth_above_equals_scipy_both_paths(sparse, monkeypatch):
-    """Both smoothing paths give scipy's gaussian_filter (reflect border, truncate 4) to float32
-    precision at every pixel above the threshold, with blobs on all four borders, and the same
-    pixels in np.nonzero's order."""
-    from scipy.ndimage import gaussian_filter
-
-    from posekit.grouping import paf_grouping
-
-    monkeypatch.setattr(paf_grouping, "_SPARSE", sparse)
-    rng = np.random.default_rng(1)
-    h, w = 131, 170
-    maps = (rng.random((3, h, w)) * 0.05).astype(np.float32)
-    for j, (y, x) in enumerate([(0, 0), (h - 1, 60), (70, w - 1)]):
-        maps[j, max(y - 3, 0):y + 4, max(x - 3, 0):x + 4] = 0.8
-    sm, idx = paf_grouping._smooth_above(maps, 3.0, 0.1)
-    ref = gaussian_filter(maps.astype(np.float64), (0, 3, 3), mode="reflect", truncate=4.0)
-    want = np.nonzero(ref > 0.1)
-    for got, exp in zip(idx, want, strict=True):
-        np.testing.assert_array_equal(got, exp)
-    np.testing.assert_allclose(sm[want], ref[want], atol=1e-6)
-
-
-@pytest.mark.parametrize("use_numba", [False, pytest.param(True, marks=pytest.mark.skipif(
-    paf_grouping._numba_peaks is None, reason="numba not installed"))])
-def test_pruned_pair_scores_equal_full_sampling(use_numba, monkeypatch):
-    """Rejecting pairs on their middle samples first (NumPy), or at their first failing
-    samples (numba), changes no verdict and no kept score."""
-    from posekit.grouping.paf_grouping import _all_pairs, _pair_scores
-
-    monkeypatch.setattr(paf_grouping, "USE_NUMBA", use_numba)
-
-    rng = np.random.default_rng(5)
-    size = (320, 240)
-    people = random_people(6, size, rng, missing=0.2)
-    _, pafs = render_maps(people, size)
-    peaks = people[people[:, :, 2] > 0][:, :2]
-    ia, ib = _all_pairs(len(peaks), len(peaks))
-    channel = rng.integers(0, 19, len(ia)) * 2
-    for cfg in (GroupingConfig.cmu(), GroupingConfig(min_fraction=0.5, num_samples=7),
-                GroupingConfig(min_fraction=1.0)):
-        s_full, ok_full = _pair_scores(peaks[ia], peaks[ib], channel, pafs, cfg, 240, prune=False)
-        s, ok = _pair_scores(peaks[ia], peaks[ib], channel, pafs, cfg, 240)
-        np.testing.assert_array_equal(ok, ok_full)
-        np.testing.assert_array_equal(s[ok], s_full[ok_full])
-    assert ok_full.sum() == 0 == ok.sum()  # min_fraction 1 (all 10 samples, > 10): no pair
-    s_full, ok_full = _pair_scores(peaks[ia], peaks[ib], channel, pafs, GroupingConfig.cmu(), 240,
-                                   prune=False)
-    assert ok_full.sum() > 0  # the scene has real limbs
-
-
-def test_nonzero3_equals_nonzero():
-    from posekit.grouping.paf_grouping import _nonzero3
-
-    mask = np.random.default_rng(0).random((3, 7, 11)) > 0.7
-    for got, want in zip(_nonzero3(mask), np.nonzero(mask), strict=True):
-        np.testing.assert_array_equal(got, want)

@@ -1,7 +1,6 @@
 """group_people with GroupingConfig.cmu() returns pytorch-openpose's people on the same maps.
 
-Fixture made by make_pytorch_openpose_fixtures.py (outputs of the reference parser only). Run on
-both peak searches: the compiled one (numba, optional) and the NumPy one.
+Fixture made by make_pytorch_openpose_fixtures.py (outputs of the reference parser only).
 """
 
 from pathlib import Path
@@ -10,17 +9,13 @@ import numpy as np
 import pytest
 from make_pytorch_openpose_fixtures import SCENES, parser_scene
 
-from posekit.grouping import GroupingConfig, assemble_people, paf_grouping
+from posekit.grouping import GroupingConfig, assemble_people
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "openpose" / "pytorch_openpose_parser.npz"
-PATHS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
-    paf_grouping._numba_peaks is None, reason="numba not installed"))]
 
 
-@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("name", list(SCENES))
-def test_same_peaks_and_people_as_reference_parser(name, path, monkeypatch):
-    monkeypatch.setattr(paf_grouping, "USE_NUMBA", path == "numba")
+def test_same_peaks_and_people_as_reference_parser(name):
     ref = np.load(FIXTURE)
     hm, paf = parser_scene(*SCENES[name])
     peaks, people = assemble_people(hm, paf, GroupingConfig.cmu())

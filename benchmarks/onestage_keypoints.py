@@ -18,7 +18,7 @@ from posekit.config import apply_overrides
 from posekit.data.coco import CocoPoseDataset
 from posekit.engine.evaluate import load_trained
 from posekit.engine.tasks import build_task
-from posekit.evaluation.pck import oks_matrix
+from posekit.oks import oks_matrix
 
 SIZE_BINS = ((0, 30), (30, 50), (50, 80), (80, float("inf")))  # √area in pixels
 

@@ -1,8 +1,10 @@
-"""Training losses as plain ``nn.Module`` s taking tensors: masked heatmap L2, multi-stage sums
-and online hard keypoint mining.
+"""Every training loss of posekit, taking tensors: heatmap L2 (masked, multi-stage, online hard
+keypoint mining), OpenPose's masked L2 over PAF and confidence-map stages, and RTMO's losses on
+matched instances (MLE coordinate classification, varifocal, IoU, OKS, visibility).
 
 Normalisations equal MMPose 1.x (``KeypointMSELoss``, ``KeypointOHKMMSELoss``) so loss values
-are comparable with its logs.
+are comparable with its logs. RTMO's weighted sum and its two phases are
+`posekit.models.rtmo_criterion.RTMOCriterion`.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from posekit.oks import keypoint_oks
+
 __all__ = [
     "KeypointMSELoss",
     "MultiStageLoss",
     "OHKMLoss",
     "box_iou_pairs",
     "iou_loss",
-    "keypoint_oks",
+    "masked_l2_loss",
     "mle_coordinate_loss",
     "oks_loss",
     "varifocal_loss",
@@ -195,9 +199,29 @@ class MultiStageLoss(nn.Module):
         return total
 
 
+def masked_l2_loss(outputs: tuple[list[Tensor], list[Tensor]], pafs: Tensor, heatmaps: Tensor,
+                   mask: Tensor) -> Tensor:
+    """OpenPose's f = Σ_t f_L^t + Σ_t f_S^t, each Σ_p W(p)·‖pred(p) − target(p)‖² (talk §19),
+    averaged over batch, channels and pixels.
+
+    Args:
+        outputs: (PAF stages, confidence-map stages), each a list of (B, C, H, W) tensors.
+        pafs, heatmaps: (B, 2L, H, W) and (B, J, H, W) targets.
+        mask: (B, H, W) W(p), 0 where people are unannotated.
+    """
+    paf_stages, hm_stages = outputs
+    w = mask[:, None]
+    loss = heatmaps.new_zeros(())
+    for pred in paf_stages:
+        loss = loss + (w * (pred - pafs) ** 2).mean()
+    for pred in hm_stages:
+        loss = loss + (w * (pred - heatmaps) ** 2).mean()
+    return loss
+
+
 # ---------------------------------------------------------------------------- one-stage (RTMO)
-# Functional losses on matched (positive) instances; the one-stage task sums them with the
-# weights of REFERENCE.md (MLE 1e-2, classification 1, IoU 5, OKS 30, visibility 1, L1 aux).
+# Functional losses on matched (positive) instances; `posekit.models.rtmo_criterion` sums them
+# with the weights of MMPose's released RTMO configs.
 
 
 def mle_coordinate_loss(
@@ -209,7 +233,7 @@ def mle_coordinate_loss(
     Per keypoint and axis the target is a Laplace density at the GT μ with predicted σ and the
     instance size s = √area: t(x_i) = (1/σ)·exp(−|x_i − μ| / (2σ s)); the loss is
     −log(Σ_i p̂(x_i) t(x_i) · Σ_j p̂(y_j) t(y_j) + 1e-4) (talk § 基于最大似然估计的坐标分类),
-    with area ≥ 1 and σ ≥ 1e-3 (REFERENCE.md), weighted by ``target_weight`` (visibility).
+    with area ≥ 1 and σ ≥ 1e-3, weighted by ``target_weight`` (visibility).
 
     Args:
         prob_x, prob_y: (M, K, Bx), (M, K, By) bin probabilities p̂.
@@ -253,19 +277,10 @@ def iou_loss(pred: Tensor, target: Tensor) -> Tensor:
     return (1 - box_iou_pairs(pred, target).pow(2)).sum()
 
 
-def keypoint_oks(pred: Tensor, target: Tensor, weight: Tensor, areas: Tensor,
-                 sigmas: Tensor, eps: float = 1e-8) -> Tensor:
-    """Paired OKS (differentiable): pred, target (M, K, 2), weight (M, K), areas (M,), sigmas (K,)
-    → (M,) = Σ_k w_k exp(−d²/(2·area·(2σ_k)²)) / Σ_k w_k (0 where no keypoint is weighted)."""
-    d2 = (pred - target).pow(2).sum(-1)  # (M, K)
-    k2 = (2 * sigmas).pow(2)  # (K,)
-    e = torch.exp(-d2 / (2 * areas.clamp(min=1.0)[:, None] * k2[None, :]))
-    return (e * weight).sum(-1) / (weight.sum(-1) + eps)
-
-
 def oks_loss(pred: Tensor, target: Tensor, weight: Tensor, areas: Tensor,
              sigmas: Tensor) -> Tensor:
-    """Σ over instances of (1 − OKS) (RTMO's OKS loss, summed; the task divides by #positives)."""
+    """Σ over instances of (1 − OKS) (RTMO's OKS loss, summed; the criterion divides by
+    #positives); OKS is `posekit.oks.keypoint_oks`."""
     return (1 - keypoint_oks(pred, target, weight, areas, sigmas)).sum()
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from posekit.losses import KeypointMSELoss, MultiStageLoss, OHKMLoss
+from posekit.losses import KeypointMSELoss, MultiStageLoss, OHKMLoss, masked_l2_loss
 
 
 def _maps(b=2, k=4, h=3, w=5, seed=0):
@@ -167,3 +167,17 @@ def test_ohkm_errors():
         OHKMLoss(topk=8)(out, tgt, torch.ones(2, 4))
     with pytest.raises(ValueError, match="topk must be a positive integer, got 0"):
         OHKMLoss(topk=0)
+
+
+# ---- masked_l2_loss (OpenPose) ----------------------------------------------------------------
+
+
+def test_masked_l2_known_answer_sums_stages():
+    pafs = torch.zeros(1, 2, 1, 2)
+    heatmaps = torch.tensor([[[[1.0, 2.0]]]])  # (B, 1, H, W)
+    mask = torch.tensor([[[1.0, 0.0]]])  # (B, H, W): second pixel unannotated
+    paf_stage = torch.tensor([[[[2.0, 5.0]], [[1.0, 7.0]]]])  # squared errors (4, ·), (1, ·)
+    hm_stage = torch.zeros(1, 1, 1, 2)  # squared errors (1, ·)
+    # each stage: mean over all B·C·H·W elements, masked ones count as zeros
+    loss = masked_l2_loss(([paf_stage, paf_stage], [hm_stage]), pafs, heatmaps, mask)
+    assert loss.item() == pytest.approx(2 * (4 + 1) / 4 + 1 / 2)

@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from posekit.losses import (
     box_iou_pairs,
     iou_loss,
-    keypoint_oks,
     mle_coordinate_loss,
     oks_loss,
     varifocal_loss,
@@ -101,14 +100,13 @@ def test_iou_and_iou_loss():
     assert iou_loss(a, a).item() == pytest.approx(0.0, abs=1e-6)
 
 
-def test_oks_hand_computed_and_masked():
+def test_oks_loss_hand_computed_and_masked():
     sigmas = torch.tensor([0.1, 0.2])
     target = torch.zeros(1, 2, 2)
     pred = torch.tensor([[[3.0, 4.0], [100.0, 100.0]]])  # d² = 25 on keypoint 0
     area = torch.tensor([50.0])
     w = torch.tensor([[1.0, 0.0]])  # keypoint 1 unlabelled: ignored
     expect = math.exp(-25 / (2 * 50 * 0.2**2))
-    assert keypoint_oks(pred, target, w, area, sigmas).item() == pytest.approx(expect, rel=1e-5)
     assert oks_loss(pred, target, w, area, sigmas).item() == pytest.approx(1 - expect, rel=1e-5)
 
 

@@ -33,7 +33,7 @@ __all__ = [
     "sine_pe_2d",
 ]
 
-BOX_PADDING = 1.25  # the box is expanded ×1.25 before the bins are laid over it (REFERENCE.md)
+BOX_PADDING = 1.25  # the box is expanded ×1.25 before the bins are laid over it (RTMO's DCC)
 
 
 def box_to_center_scale(boxes: Tensor, padding: float = BOX_PADDING) -> tuple[Tensor, Tensor]:

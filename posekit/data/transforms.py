@@ -1,4 +1,5 @@
-"""Top-down data transforms: person box → centre/scale, affine crop, flip, half-body, jitter.
+"""Data transforms: person box → centre/scale, affine crop, flip, half-body, jitter (top-down),
+and the whole-image random affine of the models trained on full images (bottom-up, one-stage).
 
 numpy + OpenCV only (data layer). Coordinates follow :mod:`posekit.structures`: image pixels,
 x right, y down, integer coordinates are pixel centres, which is also ``cv2.warpAffine``'s
@@ -38,6 +39,7 @@ from posekit.skeletons import Skeleton
 __all__ = [
     "CropSample",
     "TopDownAugment",
+    "WholeImageAffine",
     "adjust_color",
     "apply_affine",
     "box_to_center_scale",
@@ -593,3 +595,66 @@ class TopDownAugment:
         if rng.random() >= self.rotate_prob:
             rotation = 0.0
         return center + offset, scale * factor, rotation
+
+
+@dataclass(frozen=True)
+class WholeImageAffine:
+    """Random scale, rotation and shift of a whole image fitted into the network input, for the
+    models trained on full images (bottom-up OpenPose, one-stage RTMO).
+
+    The image is fitted into ``output_size`` (w, h) keeping its aspect ratio, factor
+    s = min(out_w / w, out_h / h), either centred (``align="center"``: the image centre
+    ((w − 1) / 2, (h − 1) / 2) lands on the output's, pixel centres as in this module) or at the
+    top-left (``align="top_left"``, the YOLOX / RTMO letterbox). With an ``rng`` it is then
+    scaled by f ~ U(scale_range) and turned by r degrees (positive = content counter-clockwise
+    on screen) about the output centre ((out − 1) / 2 centred, out / 2 letterboxed), and shifted
+    by t ~ U(−shift, shift) · (out_w, out_h). r ~ U(−rotate_deg, rotate_deg) for
+    ``rotation="uniform"``, N(0, (rotate_deg / 2)²) clipped to ±rotate_deg for ``"normal"``.
+    ``rng`` is drawn in this order: f, r, then t only when ``shift > 0``.
+    """
+
+    output_size: tuple[int, int]
+    scale_range: tuple[float, float] = (1.0, 1.0)
+    rotate_deg: float = 0.0
+    rotation: str = "uniform"  # "uniform" or "normal"
+    shift: float = 0.0  # fraction of the output size
+    align: str = "center"  # "center" or "top_left"
+
+    def __post_init__(self) -> None:
+        _size(self.output_size)
+        if self.rotation not in ("uniform", "normal"):
+            raise ValueError(f"WholeImageAffine.rotation must be 'uniform' or 'normal', got "
+                             f"{self.rotation!r}")
+        if self.align not in ("center", "top_left"):
+            raise ValueError(f"WholeImageAffine.align must be 'center' or 'top_left', got "
+                             f"{self.align!r}")
+
+    def matrix(self, image_size: Sequence[int], rng: np.random.Generator | None = None
+               ) -> np.ndarray:
+        """2×3 float64 map from image pixels (``image_size`` = (w, h)) to output pixels; the
+        plain fit when ``rng`` is None."""
+        w, h = _size(image_size, "image_size")
+        out_w, out_h = _size(self.output_size)
+        fit = min(out_w / w, out_h / h)
+        factor, angle, shift = 1.0, 0.0, np.zeros(2)
+        if rng is not None:
+            factor = rng.uniform(*self.scale_range)
+            if self.rotation == "normal":
+                angle = float(np.clip(rng.normal(0, self.rotate_deg / 2), -self.rotate_deg,
+                                      self.rotate_deg))
+            else:
+                angle = rng.uniform(-self.rotate_deg, self.rotate_deg)
+            if self.shift > 0:
+                shift = rng.uniform(-self.shift, self.shift, 2) * (out_w, out_h)
+        if self.align == "center":
+            mat = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, fit * factor)
+            mat[:, 2] += ((out_w - 1) / 2 - (w - 1) / 2, (out_h - 1) / 2 - (h - 1) / 2)
+            mat[:, 2] += shift
+            return mat
+        mat = np.array([[fit, 0, 0], [0, fit, 0]], np.float64)  # letterbox
+        if rng is None:
+            return mat
+        turn = cv2.getRotationMatrix2D((out_w / 2, out_h / 2), angle, factor)
+        turn[:, 2] += shift
+        return turn @ np.vstack([mat, [0, 0, 1]])
+

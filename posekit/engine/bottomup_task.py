@@ -19,14 +19,16 @@ from posekit.codecs.paf import PafCodec
 from posekit.config import ExperimentConfig
 from posekit.data.coco import CocoPoseDataset
 from posekit.data.topdown import image_to_tensor
+from posekit.data.transforms import WholeImageAffine, apply_affine, warp_image
 from posekit.engine.distributed import predict_whole_images
 from posekit.engine.split import ValSplitTask, load_split
 from posekit.grouping import GroupingConfig
+from posekit.losses import masked_l2_loss
 from posekit.models import build_model
 from posekit.pipelines.bottomup import BottomUp, LastStage
 from posekit.skeletons import COCO17, OPENPOSE18, convert_keypoints
 
-__all__ = ["BottomUpDataset", "BottomUpTask", "masked_l2_loss"]
+__all__ = ["BottomUpDataset", "BottomUpTask"]
 
 
 class BottomUpDataset(Dataset):
@@ -41,8 +43,8 @@ class BottomUpDataset(Dataset):
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.codec = codec
         self.train = train
-        self.scale_range = scale_range
-        self.rotate_factor = rotate_factor
+        self.affine = WholeImageAffine(self.input_size, scale_range=scale_range,
+                                       rotate_deg=rotate_factor, rotation="normal")
         self.flip_prob = flip_prob
         self.seed = seed
         self.epoch = 0
@@ -66,26 +68,17 @@ class BottomUpDataset(Dataset):
         rng = np.random.default_rng((self.seed, self.epoch, index))
         h, w = image.shape[:2]
         ow, oh = self.input_size
-        scale = min(ow / w, oh / h)
-        angle, flip = 0.0, False
-        if self.train:
-            scale *= rng.uniform(*self.scale_range)
-            angle = float(np.clip(rng.normal(0, self.rotate_factor / 2), -self.rotate_factor,
-                                  self.rotate_factor))
-            flip = rng.random() < self.flip_prob
-        mat = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, scale)
-        mat[:, 2] += ((ow - 1) / 2 - (w - 1) / 2, (oh - 1) / 2 - (h - 1) / 2)
+        mat = self.affine.matrix((w, h), rng if self.train else None)
+        flip = self.train and rng.random() < self.flip_prob
         if flip:  # x → (ow − 1) − x after the affine map
             mat = np.array([[-1, 0, ow - 1], [0, 1, 0]], np.float64) @ np.vstack([mat, [0, 0, 1]])
-        warped = cv2.warpAffine(image, mat, (ow, oh), flags=cv2.INTER_LINEAR,
-                                borderValue=(128, 128, 128))
+        warped = warp_image(image, mat, (ow, oh), border_value=128)
         ignore = np.zeros((h, w), np.uint8)
         for x, y, bw, bh in ignore_boxes:
             ignore[int(y):int(np.ceil(y + bh)), int(x):int(np.ceil(x + bw))] = 1
         ignore = cv2.warpAffine(ignore, mat, (ow, oh), flags=cv2.INTER_NEAREST) > 0
         if len(kpts):
-            xy = kpts[..., :2] @ mat[:, :2].T + mat[:, 2]
-            kpts = np.concatenate([xy, kpts[..., 2:]], axis=-1)
+            kpts = np.concatenate([apply_affine(kpts[..., :2], mat), kpts[..., 2:]], axis=-1)
             if flip:
                 kpts = kpts[:, COCO17.flip_indices]
         op18 = convert_keypoints(kpts.astype(np.float32), COCO17, OPENPOSE18)
@@ -96,20 +89,6 @@ class BottomUpDataset(Dataset):
             "pafs": torch.from_numpy(targets.pafs),
             "mask": torch.from_numpy(targets.mask),
         }
-
-
-def masked_l2_loss(outputs: tuple[list[Tensor], list[Tensor]], pafs: Tensor, heatmaps: Tensor,
-                   mask: Tensor) -> Tensor:
-    """f = Σ_t f_L^t + Σ_t f_S^t, each Σ_p W(p)·‖pred(p) − target(p)‖² (talk §19), averaged
-    over batch, channels and pixels."""
-    paf_stages, hm_stages = outputs
-    w = mask[:, None]
-    loss = heatmaps.new_zeros(())
-    for pred in paf_stages:
-        loss = loss + (w * (pred - pafs) ** 2).mean()
-    for pred in hm_stages:
-        loss = loss + (w * (pred - heatmaps) ** 2).mean()
-    return loss
 
 
 class BottomUpTask(ValSplitTask):

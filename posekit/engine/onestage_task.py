@@ -2,14 +2,9 @@
 
 Training items are whole images letterboxed to ``codec.input_size`` with a random affine
 (scale, rotation, shift from ``augment``) and horizontal flip; each carries its variable number
-of people, so the task has a ``collate_fn``. The loss assigns anchors to people with
-`posekit.engine.assign.SimOTAAssigner` and sums, with the weights of MMPose's released RTMO
-configs (``onestage`` section, `posekit.config.OneStageConfig`): varifocal classification with
-OKS-aware targets OKS^0.5 (1), IoU (5), OKS on the proxy keypoints (30), visibility BCE (1), MLE
-on the DCC (1; mean over instances × K) and L1 on the box deltas (1), the sums normalised by
-#positives. From ``onestage.stage2_epoch`` on (MMPose: epoch 280 of 600) the second phase
-("proxy_target_cc") trains the proxy keypoints towards the DCC's where the DCC is closer to the
-GT, takes the classification target from the DCC keypoints' OKS, and reweights MLE 5 / OKS 10.
+of people, so the task has a ``collate_fn``. The loss is `posekit.models.rtmo_criterion`'s
+`RTMOCriterion` (SimOTA assignment, the weighted loss sum and its two phases), configured by the
+``onestage`` section (`posekit.config.OneStageConfig`).
 Evaluation uses no GT boxes: the network is its own detector. ``test.det_score_thresh`` is the
 score threshold and ``test.nms_thresh`` the box-NMS IoU threshold (0.1 / 0.65 for RTMO).
 """
@@ -26,26 +21,15 @@ from torch.utils.data import Dataset
 
 from posekit.config import ExperimentConfig
 from posekit.data.coco import CocoPoseDataset
-from posekit.data.transforms import flip_keypoints
-from posekit.engine.assign import SimOTAAssigner
+from posekit.data.transforms import WholeImageAffine, apply_affine, flip_keypoints, warp_image
 from posekit.engine.distributed import predict_whole_images
 from posekit.engine.split import ValSplitTask, load_split
-from posekit.losses import (
-    iou_loss,
-    keypoint_oks,
-    mle_coordinate_loss,
-    oks_loss,
-    varifocal_loss,
-    visibility_bce_loss,
-)
 from posekit.models import build_model
+from posekit.models.rtmo_criterion import RTMOCriterion
 from posekit.pipelines.onestage import LETTERBOX_PAD, OneStage
 from posekit.skeletons import Skeleton, get_skeleton
 
 __all__ = ["OneStageDataset", "OneStageTask", "collate_onestage"]
-
-LOSS_NAMES = ("cls", "iou", "oks", "vis", "mle", "l1")
-
 
 class OneStageDataset(Dataset):
     """Whole images → {"image": (3, H, W) raw pixels, "keypoints": (P, K, 3), "boxes": (P, 4)
@@ -65,9 +49,8 @@ class OneStageDataset(Dataset):
         self.skeleton = skeleton
         self.train = train
         self.flip_prob = flip_prob
-        self.scale_range = scale_range
-        self.rotate_deg = rotate_deg
-        self.shift = shift
+        self.affine = WholeImageAffine(input_size, scale_range=scale_range, rotate_deg=rotate_deg,
+                                       rotation="uniform", shift=shift, align="top_left")
         self.mosaic_prob = mosaic_prob
         self.seed = seed
         self.epoch = 0
@@ -134,26 +117,17 @@ class OneStageDataset(Dataset):
             image = image[:, ::-1].copy()
             kpts = flip_keypoints(kpts, iw, self.skeleton.flip_indices)
             boxes = np.stack([iw - boxes[:, 2], boxes[:, 1], iw - boxes[:, 0], boxes[:, 3]], 1)
-        s = min(w / iw, h / ih)
-        m = np.array([[s, 0, 0], [0, s, 0]], np.float64)  # letterbox (top-left)
-        if self.train:
-            f = rng.uniform(*self.scale_range)
-            r = rng.uniform(-self.rotate_deg, self.rotate_deg)
-            c = (w / 2, h / 2)
-            a = cv2.getRotationMatrix2D(c, r, f)
-            a[:, 2] += rng.uniform(-self.shift, self.shift, 2) * (w, h)
-            m = a @ np.vstack([m, [0, 0, 1]])
-        img = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR,
-                             borderValue=(LETTERBOX_PAD,) * 3)
+        m = self.affine.matrix((iw, ih), rng if self.train else None)
+        img = warp_image(image, m, (w, h), border_value=LETTERBOX_PAD)
         det = abs(np.linalg.det(m[:, :2]))
         out_k = kpts.copy()
         if len(kpts):
-            out_k[..., :2] = kpts[..., :2] @ m[:, :2].T + m[:, 2]
+            out_k[..., :2] = apply_affine(kpts[..., :2], m)
             inside = ((out_k[..., 0] >= 0) & (out_k[..., 0] < w) & (out_k[..., 1] >= 0)
                       & (out_k[..., 1] < h))
             out_k[..., 2] = np.where(inside, out_k[..., 2], 0)
-            corners = np.stack([boxes[:, [0, 1]], boxes[:, [2, 1]], boxes[:, [0, 3]],
-                                boxes[:, [2, 3]]], 1) @ m[:, :2].T + m[:, 2]  # (P, 4, 2)
+            corners = apply_affine(np.stack([boxes[:, [0, 1]], boxes[:, [2, 1]], boxes[:, [0, 3]],
+                                             boxes[:, [2, 3]]], 1), m)  # (P, 4, 2)
             boxes = np.concatenate([corners.min(1), corners.max(1)], 1)
             boxes[:, 0::2] = boxes[:, 0::2].clip(0, w)
             boxes[:, 1::2] = boxes[:, 1::2].clip(0, h)
@@ -175,14 +149,6 @@ def collate_onestage(items: list[dict]) -> dict:
             "areas": [it["areas"] for it in items]}
 
 
-def _encode_boxes(boxes: Tensor, priors: Tensor) -> Tensor:
-    """Inverse of `RTMO.decode_boxes` for paired boxes (M, 4) and priors (M, 3)."""
-    s = priors[:, 2:3]
-    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
-    size = (boxes[:, 2:] - boxes[:, :2]).clamp(min=1e-3)
-    return torch.cat(((centre - priors[:, :2]) / s, torch.log(size / s)), dim=1)
-
-
 class OneStageTask(ValSplitTask):
     """RTMO-style one-stage models: people from whole images, no boxes needed."""
 
@@ -197,26 +163,16 @@ class OneStageTask(ValSplitTask):
         if self.skeleton.sigmas is None:
             raise ValueError(f"skeleton {self.skeleton.name} has no OKS sigmas (needed by the "
                              "one-stage losses and assignment)")
-        self.sigmas = torch.tensor(self.skeleton.sigmas, dtype=torch.float32)
-        self.assigner = SimOTAAssigner(self.sigmas)
         self.collate_fn = collate_onestage
         o = cfg.onestage
-        for name, weights in (("loss_weights", o.loss_weights),
-                              ("stage2_loss_weights", o.stage2_loss_weights)):
-            unknown = set(weights) - set(LOSS_NAMES)
-            if unknown:
-                raise ValueError(f"onestage.{name}: unknown loss {sorted(unknown)}; "
-                                 f"known: {', '.join(LOSS_NAMES)}")
-        missing = set(LOSS_NAMES) - set(o.loss_weights)
-        if missing:
-            raise ValueError(f"onestage.loss_weights: missing {sorted(missing)}")
-        self.set_epoch(0)
+        self.criterion = RTMOCriterion(
+            torch.tensor(self.skeleton.sigmas, dtype=torch.float32),
+            loss_weights=o.loss_weights, stage2_loss_weights=o.stage2_loss_weights,
+            stage2_epoch=o.stage2_epoch, overlaps_power=o.overlaps_power)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the loss phase: the second (proxy_target_cc) from ``onestage.stage2_epoch``."""
-        o = self.cfg.onestage
-        self.stage2 = 0 <= o.stage2_epoch <= epoch
-        self.loss_weights = {**o.loss_weights, **(o.stage2_loss_weights if self.stage2 else {})}
+        self.criterion.set_epoch(epoch)
 
     def build_model(self) -> nn.Module:
         return build_model(self.cfg.model.name, num_keypoints=self.skeleton.num_keypoints,
@@ -232,65 +188,10 @@ class OneStageTask(ValSplitTask):
                                seed=self.cfg.train.seed)
 
     def loss(self, model: nn.Module, batch: dict, device: torch.device) -> dict[str, Tensor]:
-        images = batch["image"].to(device, non_blocking=True)
-        out = model(images)
-        priors = out.priors
-        boxes = model.decode_boxes(out.box_deltas, priors)  # (B, N, 4)
-        proxy = model.decode_kpt_offsets(out.kpt_offsets, priors)  # (B, N, K, 2)
-        scores = out.cls_logits.sigmoid()
-        sigmas = self.sigmas.to(device)
-        cls_targets = torch.zeros_like(out.cls_logits)
-        pos_b, pos_n, gt_k, gt_b, gt_a = [], [], [], [], []
-        for b in range(images.shape[0]):
-            gk = batch["keypoints"][b].to(device)
-            gb = batch["boxes"][b].to(device)
-            ga = batch["areas"][b].to(device)
-            assigned = self.assigner.assign(priors, scores[b].detach(), boxes[b].detach(),
-                                            proxy[b].detach(), gb, gk, ga)
-            pos = (assigned >= 0).nonzero().squeeze(1)
-            pos_b.append(torch.full_like(pos, b))
-            pos_n.append(pos)
-            gt_k.append(gk[assigned[pos]])
-            gt_b.append(gb[assigned[pos]])
-            gt_a.append(ga[assigned[pos]])
-        pb, pn = torch.cat(pos_b), torch.cat(pos_n)
-        tk, tb, ta = torch.cat(gt_k), torch.cat(gt_b), torch.cat(gt_a)
-        num_pos = max(int(pn.numel()), 1)
-        weight = (tk[..., 2] > 0).float()
-        p_kpts = proxy[pb, pn]
-        pos_boxes = boxes[pb, pn]
-        losses = {
-            "iou": iou_loss(pos_boxes, tb) / num_pos,
-            "vis": visibility_bce_loss(out.vis_logits[pb, pn], weight),
-            "l1": (out.box_deltas[pb, pn] - _encode_boxes(tb, priors[pn])).abs().sum() / num_pos,
-        }
-        if pn.numel():
-            # The DCC on the predicted (not detached) boxes, as MMPose: MLE also trains the box.
-            dcc = model.dcc(out.pose_vecs[pb, pn], pos_boxes, priors[pn, :2])
-            losses["mle"] = mle_coordinate_loss(dcc.prob_x, dcc.prob_y, dcc.bins_x, dcc.bins_y,
-                                                dcc.sigmas, tk[..., :2], weight, ta)
-        else:
-            dcc = None
-            losses["mle"] = out.pose_vecs.sum() * 0
-        if self.stage2 and dcc is not None:
-            # proxy_target_cc: proxies regress the DCC keypoints where those are closer to the GT,
-            # and the classification target is the OKS of the DCC keypoints.
-            cc = dcc.keypoints.detach()
-            closer = ((p_kpts.detach() - tk[..., :2]).norm(dim=-1)
-                      > (cc - tk[..., :2]).norm(dim=-1)).float()
-            losses["oks"] = oks_loss(p_kpts, cc, weight * closer, ta, sigmas) / num_pos
-            oks = keypoint_oks(cc, tk[..., :2], weight, ta, sigmas)
-        else:
-            losses["oks"] = oks_loss(p_kpts, tk[..., :2], weight, ta, sigmas) / num_pos
-            oks = keypoint_oks(p_kpts.detach(), tk[..., :2], weight, ta, sigmas)
-        # OKS-aware classification target OKS^power (MMPose's overlaps_power 0.5).
-        power = self.cfg.onestage.overlaps_power
-        cls_targets[pb, pn] = oks.clamp(min=1e-3).pow(power)
-        losses["cls"] = varifocal_loss(out.cls_logits, cls_targets) / num_pos
-        total = sum(self.loss_weights[k] * v for k, v in losses.items())
-        result = {"loss": total}
-        result.update({f"loss_{k}": v.detach() for k, v in losses.items()})
-        return result
+        out = model(batch["image"].to(device, non_blocking=True))
+        return self.criterion(model, out, [k.to(device) for k in batch["keypoints"]],
+                              [b.to(device) for b in batch["boxes"]],
+                              [a.to(device) for a in batch["areas"]])
 
     def inference_model(self, model: nn.Module) -> nn.Module:
         """(B, 3, H, W) raw-pixel letterboxed images → dense (scores, boxes, keypoints, keypoint

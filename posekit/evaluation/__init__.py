@@ -7,7 +7,7 @@ from posekit.evaluation.coco_eval import (
     evaluate_coco,
     evaluate_files,
 )
-from posekit.evaluation.pck import PCKResult, match_by_oks, oks_matrix, pck, pck_bbox, pckh
+from posekit.evaluation.pck import PCKResult, match_by_oks, pck, pck_bbox, pckh
 from posekit.evaluation.results import load_results
 
 __all__ = [
@@ -21,6 +21,5 @@ __all__ = [
     "pck",
     "pck_bbox",
     "pckh",
-    "oks_matrix",
     "match_by_oks",
 ]

@@ -4,7 +4,8 @@ PCK@α counts a keypoint as correct when it lies within α × a per-person lengt
 the larger side of the ground-truth box (PCK@0.2) or the head size (MPII's PCKh@0.5). Only
 labelled keypoints (v > 0) count. Predictions are (N, K, 2) already matched one-to-one with the
 (N, K, 3) ground truth; :func:`match_by_oks` makes that pairing for multi-person results, and a
-person left without a prediction carries NaN coordinates, which count as misses.
+person left without a prediction carries NaN coordinates, which count as misses. The OKS itself
+is :func:`posekit.oks.oks_matrix`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PCKResult", "pck", "pck_bbox", "pckh", "oks_matrix", "match_by_oks"]
+from posekit.oks import oks_matrix
+
+__all__ = ["PCKResult", "pck", "pck_bbox", "pckh", "match_by_oks"]
 
 
 @dataclass(frozen=True)
@@ -114,44 +117,6 @@ def pckh(
 ) -> PCKResult:
     """PCKh@α (MPII): threshold α · head size, the head size given per person in pixels."""
     return pck(pred_xy, gt, head_sizes, alpha, mask=mask)
-
-
-def oks_matrix(
-    pred: np.ndarray, gt: np.ndarray, areas: np.ndarray, sigmas: np.ndarray
-) -> np.ndarray:
-    """COCO object keypoint similarity between every prediction and every ground truth.
-
-    OKS = mean over labelled i of exp(−d_i² / (2 s² k_i²)) with s² = area and k_i = 2σ_i
-    (COCO keypoint evaluation; pycocotools ``computeOks``). A ground truth with no labelled
-    keypoint scores 0 here (COCO ignores such people).
-
-    Args:
-        pred: (D, K, 2 or 3) predictions in image pixels.
-        gt: (G, K, 3) ground truth x, y, v.
-        areas: (G,) ground-truth areas in pixels².
-        sigmas: (K,) OKS sigmas of the skeleton.
-
-    Returns:
-        (D, G) OKS in [0, 1].
-    """
-    p = np.asarray(pred, dtype=np.float64)
-    g = np.asarray(gt, dtype=np.float64)
-    s = np.asarray(sigmas, dtype=np.float64).reshape(-1)
-    a = np.asarray(areas, dtype=np.float64).reshape(-1)
-    k = s.shape[0]
-    if p.ndim != 3 or p.shape[1] != k or p.shape[2] < 2:
-        raise ValueError(f"pred must be (D, {k}, 2|3) for {k} sigmas, got {p.shape}")
-    if g.ndim != 3 or g.shape[1:] != (k, 3):
-        raise ValueError(f"gt must be (G, {k}, 3) for {k} sigmas, got {g.shape}")
-    if a.shape != (g.shape[0],):
-        raise ValueError(f"areas must be ({g.shape[0]},), got {a.shape}")
-    variances = (2.0 * s) ** 2  # (K,)
-    d2 = ((p[:, None, :, :2] - g[None, :, :, :2]) ** 2).sum(-1)  # (D, G, K)
-    e = d2 / variances / (a[None, :, None] + np.spacing(1)) / 2.0
-    labelled = g[:, :, 2] > 0  # (G, K)
-    num = np.where(labelled[None], np.exp(-e), 0.0).sum(-1)  # (D, G)
-    den = labelled.sum(-1)[None, :]  # (1, G)
-    return np.where(den > 0, num / np.maximum(den, 1), 0.0)
 
 
 def match_by_oks(

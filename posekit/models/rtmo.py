@@ -1,6 +1,12 @@
 """RTMO (Lu et al., "RTMO: Towards High-Performance One-Stage Real-Time Multi-Person Pose
 Estimation", CVPR 2024): a YOLO-like one-stage network whose keypoints come from the Dynamic
-Coordinate Classifier (DCC) — the talk's one-stage part (DESIGN.md §1, REFERENCE.md "RTMO").
+Coordinate Classifier (DCC) — the talk's one-stage part.
+
+Where the rest of RTMO lives: the DCC's parameter-free maths (bins, sine encoding, softmax,
+read-out) in `posekit.codecs.dcc`; the training loss — SimOTA assignment and the weighted loss
+sum with its two phases — in `posekit.models.rtmo_criterion`; the single losses in
+`posekit.losses`; the post-processing of `RTMOInference`'s dense outputs (score filter, box NMS,
+back to image pixels) in `posekit.pipelines.onestage.OneStage.decode`.
 
 CSPDarknet P5 (strides 8/16/32) → hybrid encoder (RT-DETR style: one post-norm transformer
 layer with a 2-D sine PE on the stride-32 map, then top-down and bottom-up CSP-RepVGG fusion,
@@ -22,7 +28,8 @@ N = H/16·W/16 + H/32·W/32. It returns the NamedTuple `RTMOOutput` of raw (unde
                                 (MMPose's centralised ``MlvlPointGenerator``).
 
 Decoding helpers on the model:
-- `RTMO.decode_boxes(box_deltas, priors)` → (B, N, 4) xyxy in input pixels.
+- `RTMO.decode_boxes(box_deltas, priors)` → (B, N, 4) xyxy in input pixels; its inverse, the
+  training target of the L1 box loss, is `RTMO.encode_boxes(boxes, priors)`.
 - `RTMO.dcc(pose_vecs, boxes, grids)` with pose_vecs (M, C), boxes (M, 4) xyxy, grids (M, 2) the
   anchor xy → `DCCOutput(keypoints (M, K, 2) input px, prob_x (M, K, Bx), prob_y (M, K, By),
   sigmas (M, K), bins_x (M, Bx), bins_y (M, By))`. In training mode its BatchNorm1d uses the
@@ -327,7 +334,7 @@ class DCC(nn.Module):
     Pose vector (M, C) → Linear + BN to K × feat_channels → GAU → keypoint features f_k; bins of
     the ×1.25 box get φ(PE(x_i)) with PE relative to the anchor point (translation-invariant), and
     p̂_k(x_i) = softmax_i(f_k · φ(PE(x_i))) (talk § 动态坐标分类器). σ = 0.1·sigmoid(Linear(pose))
-    with a learnable 0.1 (REFERENCE.md σ branch).
+    with a learnable 0.1 (MMPose's σ branch, `sigma_fc` + `Scale`).
     """
 
     def __init__(self, *, in_channels: int, num_keypoints: int = 17, feat_channels: int = 128,
@@ -490,6 +497,8 @@ class RTMO(nn.Module):
     def forward(self, images: Tensor) -> RTMOOutput:
         return self.forward_head(self.forward_features(images))
 
+    # Box deltas (YOLOX's): centre = prior xy + (dx, dy)·stride, size = exp(log w, log h)·stride.
+
     @staticmethod
     def decode_boxes(box_deltas: Tensor, priors: Tensor) -> Tensor:
         """(B, N, 4) deltas + (N, 3) priors → (B, N, 4) xyxy boxes in input pixels."""
@@ -497,6 +506,15 @@ class RTMO(nn.Module):
         xy = box_deltas[..., :2] * stride + priors[:, :2]
         half = box_deltas[..., 2:].exp() * stride * 0.5
         return torch.cat((xy - half, xy + half), dim=-1)
+
+    @staticmethod
+    def encode_boxes(boxes: Tensor, priors: Tensor) -> Tensor:
+        """Inverse of `decode_boxes` for paired xyxy boxes (M, 4) and priors (M, 3) → (M, 4)
+        deltas; sizes clamped to ≥ 1e-3 px so the log stays finite."""
+        s = priors[:, 2:3]
+        centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+        size = (boxes[:, 2:] - boxes[:, :2]).clamp(min=1e-3)
+        return torch.cat(((centre - priors[:, :2]) / s, torch.log(size / s)), dim=1)
 
     @staticmethod
     def decode_kpt_offsets(kpt_offsets: Tensor, priors: Tensor) -> Tensor:

@@ -1,15 +1,13 @@
-"""Object keypoint similarity between people, and OKS-based non-maximum suppression.
+"""OKS-based non-maximum suppression between people (OKS: :mod:`posekit.oks`).
 
-OKS follows cocoapi: ``exp(−d² / (2 · s² · κ²))`` with ``κ = 2σ`` and ``s²`` the object area,
-averaged over keypoints. Used to remove duplicate people found from overlapping boxes
-(top-down) or anchors (one-stage).
+Used to remove duplicate people found from overlapping boxes (top-down).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from posekit.evaluation.pck import oks_matrix
+from posekit.oks import oks_matrix
 
 __all__ = ["oks_one_to_many", "oks_nms"]
 

@@ -9,6 +9,7 @@ import pytest
 from posekit.data.transforms import (
     CropSample,
     TopDownAugment,
+    WholeImageAffine,
     adjust_color,
     apply_affine,
     box_to_center_scale,
@@ -480,3 +481,49 @@ def test_augment_input_errors() -> None:
 def test_half_body_rejects_out_of_range_ids() -> None:
     with pytest.raises(ValueError, match="lower_ids"):
         half_body_center_scale(_body(), [0, 1], [16, 17], np.random.default_rng(0))
+
+
+# ----------------------------------------------------------------------------- whole image
+
+
+def test_whole_image_fit_known_answers() -> None:
+    # 200×100 image into 100×100: factor 0.5
+    centred = WholeImageAffine((100, 100)).matrix((200, 100))
+    # centre pixel (99.5, 49.5) → output centre (49.5, 49.5); corners keep the 0.5 factor
+    np.testing.assert_allclose(apply_affine(np.array([[99.5, 49.5], [199.5, 49.5]]), centred),
+                               [[49.5, 49.5], [99.5, 49.5]], atol=1e-12)
+    letterbox = WholeImageAffine((100, 100), align="top_left").matrix((200, 100))
+    np.testing.assert_array_equal(letterbox, [[0.5, 0, 0], [0, 0.5, 0]])
+
+
+def test_whole_image_scale_and_rotation_about_the_output_centre() -> None:
+    rng = np.random.default_rng(0)
+    aff = WholeImageAffine((100, 100), scale_range=(2.0, 2.0), rotate_deg=90.0,
+                           align="top_left")
+    mat = aff.matrix((100, 100), rng)
+    angle = np.random.default_rng(0).uniform(-90, 90, 2)[1]  # f is drawn first, then r
+    # the output centre (50, 50) stays; a point 10 px right of it turns by r and doubles
+    t = np.deg2rad(angle)
+    got = apply_affine(np.array([[50.0, 50.0], [60.0, 50.0]]), mat)
+    np.testing.assert_allclose(got, [[50, 50], [50 + 20 * np.cos(t), 50 - 20 * np.sin(t)]],
+                               atol=1e-9)
+
+
+def test_whole_image_draws_the_shift_only_when_asked() -> None:
+    for shift, draws in ((0.0, 2), (0.1, 4)):  # f, r (+ the two shift components)
+        rng = np.random.default_rng(7)
+        WholeImageAffine((64, 64), scale_range=(0.5, 1.5), rotate_deg=30.0,
+                         shift=shift).matrix((80, 60), rng)
+        assert rng.random() == np.random.default_rng(7).random(draws + 1)[-1]
+
+
+def test_whole_image_normal_rotation_is_clipped() -> None:
+    aff = WholeImageAffine((64, 64), rotate_deg=10.0, rotation="normal")
+    angles = []
+    for seed in range(200):
+        m = aff.matrix((64, 64), np.random.default_rng(seed))
+        angles.append(np.rad2deg(np.arctan2(m[0, 1], m[0, 0])))
+    assert max(np.abs(angles)) == pytest.approx(10.0)  # σ = 5°: some draws beyond 2σ clip
+    with pytest.raises(ValueError, match="rotation must be"):
+        WholeImageAffine((64, 64), rotation="gaussian")
+

@@ -90,7 +90,7 @@ def test_loss_weights_and_the_second_phase():
         task.set_epoch(epoch)
         torch.manual_seed(1)
         out = task.loss(model, batch, torch.device("cpu"))
-        w = task.loss_weights
+        w = task.criterion.loss_weights
         total = sum(w[k] * float(out[f"loss_{k}"]) for k in ("cls", "iou", "oks", "vis", "mle",
                                                             "l1"))
         assert float(out["loss"].detach()) == pytest.approx(total, rel=1e-5)
@@ -104,7 +104,7 @@ def test_loss_weights_and_the_second_phase():
 
 
 def test_unknown_loss_name_is_an_error():
-    with pytest.raises(ValueError, match="onestage.loss_weights"):
+    with pytest.raises(ValueError, match="loss_weights: missing"):
         build_task(_cfg("onestage.loss_weights={cls: 1.0}"))
     with pytest.raises(ValueError, match="unknown loss"):
         build_task(_cfg("onestage.stage2_loss_weights={mse: 1.0}"))

@@ -127,6 +127,14 @@ def test_decode_boxes_known_answer():
     torch.testing.assert_close(boxes[1], torch.tensor([15.5, -16.5, 79.5, 15.5]))
 
 
+def test_encode_boxes_inverts_decode_boxes():
+    g = torch.Generator().manual_seed(0)
+    priors = torch.tensor([[7.5, 7.5, 16.0], [15.5, 15.5, 32.0], [47.5, 15.5, 32.0]])
+    deltas = torch.randn(1, 3, 4, generator=g)
+    boxes = RTMO.decode_boxes(deltas, priors)[0]  # (3, 4) xyxy
+    torch.testing.assert_close(RTMO.encode_boxes(boxes, priors), deltas[0], atol=1e-5, rtol=0)
+
+
 def test_backward_and_finite():
     model = rtmo_tiny().train()
     out = model(torch.rand(2, 3, 64, 64) * 255)

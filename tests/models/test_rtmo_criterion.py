@@ -1,10 +1,12 @@
-"""SimOTA-with-OKS assignment on hand-made cases."""
+"""RTMO's criterion: SimOTA-with-OKS assignment on hand-made cases, the loss phases."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from posekit.engine.assign import SimOTAAssigner, pairwise_iou
+from posekit.losses import box_iou_pairs
+from posekit.models.rtmo_criterion import LOSS_NAMES, RTMOCriterion, SimOTAAssigner
 
 SIGMAS = torch.full((2,), 0.1)
 
@@ -19,10 +21,11 @@ def _person(x1, y1, x2, y2):
     return box, kpts, torch.tensor([(x2 - x1) * (y2 - y1)], dtype=torch.float32)
 
 
-def test_pairwise_iou():
+def test_box_iou_pairs_broadcasts_to_every_pair():
     a = torch.tensor([[0.0, 0, 2, 2], [10, 10, 11, 11]])
     b = torch.tensor([[1.0, 0, 3, 2]])
-    assert torch.allclose(pairwise_iou(a, b), torch.tensor([[1 / 3], [0.0]]), atol=1e-6)
+    iou = box_iou_pairs(a[:, None], b[None])  # (N, G), as the assigner calls it
+    assert torch.allclose(iou, torch.tensor([[1 / 3], [0.0]]), atol=1e-6)
 
 
 def test_good_prediction_inside_wins_and_far_anchor_is_never_positive():
@@ -86,3 +89,25 @@ def test_centre_prior_is_the_mean_of_labelled_keypoints():
     unlabelled = kpts.clone()
     unlabelled[..., 2] = 0
     assert SimOTAAssigner(SIGMAS).assign(priors, *args, box, unlabelled, area).tolist() == [-1]
+
+
+def test_phases_switch_the_loss_weights():
+    weights = dict.fromkeys(LOSS_NAMES, 1.0)
+    criterion = RTMOCriterion(SIGMAS, loss_weights=weights, stage2_loss_weights={"mle": 5.0},
+                              stage2_epoch=3)
+    assert not criterion.stage2 and criterion.loss_weights["mle"] == 1.0
+    criterion.set_epoch(3)
+    assert criterion.stage2 and criterion.loss_weights == {**weights, "mle": 5.0}
+    criterion.set_epoch(2)
+    assert not criterion.stage2 and criterion.loss_weights["mle"] == 1.0
+    never = RTMOCriterion(SIGMAS, loss_weights=weights)  # stage2_epoch −1: one phase
+    never.set_epoch(10**6)
+    assert not never.stage2
+
+
+def test_loss_weight_names_are_checked():
+    with pytest.raises(ValueError, match=r"loss_weights: missing \['iou'"):
+        RTMOCriterion(SIGMAS, loss_weights={"cls": 1.0})
+    with pytest.raises(ValueError, match="stage2_loss_weights: unknown loss"):
+        RTMOCriterion(SIGMAS, loss_weights=dict.fromkeys(LOSS_NAMES, 1.0),
+                      stage2_loss_weights={"mse": 1.0})

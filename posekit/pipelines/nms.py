@@ -1,6 +1,5 @@
-"""OKS-based non-maximum suppression between people (OKS: :mod:`posekit.oks`).
-
-Used to remove duplicate people found from overlapping boxes (top-down).
+"""Non-maximum suppression (numpy): greedy box NMS for the one-stage pipeline's anchors, and
+OKS NMS between people (OKS: :mod:`posekit.oks`) for the top-down pipeline's overlapping boxes.
 """
 
 from __future__ import annotations
@@ -9,7 +8,26 @@ import numpy as np
 
 from posekit.oks import oks_matrix
 
-__all__ = ["oks_one_to_many", "oks_nms"]
+__all__ = ["box_nms", "oks_nms", "oks_one_to_many"]
+
+
+def box_nms(boxes: np.ndarray, scores: np.ndarray, iou_thresh: float) -> np.ndarray:
+    """Indices of xyxy boxes kept by greedy NMS, highest score first (ties: lower index)."""
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0,
+                                                                   None)
+    keep = []
+    while order.size:
+        i = order[0]
+        keep.append(int(i))
+        rest = order[1:]
+        lt = np.maximum(boxes[i, :2], boxes[rest, :2])
+        rb = np.minimum(boxes[i, 2:], boxes[rest, 2:])
+        inter = np.clip(rb - lt, 0, None).prod(1)
+        iou = inter / (areas[i] + areas[rest] - inter + 1e-12)
+        order = rest[iou <= iou_thresh]
+    return np.asarray(keep, dtype=np.int64)
 
 
 def oks_one_to_many(

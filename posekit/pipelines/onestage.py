@@ -19,9 +19,10 @@ import torch
 from torch import Tensor
 
 from posekit.data.topdown import PersonBox
+from posekit.pipelines.nms import box_nms
 from posekit.structures import Keypoints, PoseInstances
 
-__all__ = ["LETTERBOX_PAD", "OneStage", "RTMODetector", "box_nms", "letterbox"]
+__all__ = ["LETTERBOX_PAD", "OneStage", "RTMODetector", "letterbox"]
 
 LETTERBOX_PAD = 114  # grey padding value (YOLO / MMPose RTMO convention)
 
@@ -42,25 +43,6 @@ def letterbox(image: np.ndarray, size: tuple[int, int], pad: int = LETTERBOX_PAD
     out = np.full((h, w, 3), pad, dtype=np.uint8)
     out[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
     return out, scale
-
-
-def box_nms(boxes: np.ndarray, scores: np.ndarray, iou_thresh: float) -> np.ndarray:
-    """Indices of xyxy boxes kept by greedy NMS, highest score first (ties: lower index)."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    order = np.argsort(-np.asarray(scores), kind="stable")
-    areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0,
-                                                                   None)
-    keep = []
-    while order.size:
-        i = order[0]
-        keep.append(int(i))
-        rest = order[1:]
-        lt = np.maximum(boxes[i, :2], boxes[rest, :2])
-        rb = np.minimum(boxes[i, 2:], boxes[rest, 2:])
-        inter = np.clip(rb - lt, 0, None).prod(1)
-        iou = inter / (areas[i] + areas[rest] - inter + 1e-12)
-        order = rest[iou <= iou_thresh]
-    return np.asarray(keep, dtype=np.int64)
 
 
 class OneStage:

@@ -1,9 +1,9 @@
-"""OKS NMS known answers (issue 12 mutation audit: one person's area instead of the mean)."""
+"""Box NMS and OKS NMS known answers (OKS NMS scales by the mean of the two people's areas)."""
 
 import numpy as np
 import pytest
 
-from posekit.pipelines.nms import oks_nms, oks_one_to_many
+from posekit.pipelines.nms import box_nms, oks_nms, oks_one_to_many
 from posekit.skeletons import COCO17
 
 SIGMAS = COCO17.oks_sigmas()
@@ -44,3 +44,13 @@ def test_nms_decision_depends_on_the_mean_area():
     # the same with the scores swapped (the larger person is now the reference)
     assert oks_nms(kpts, scores[::-1].copy(), areas, SIGMAS, at_mean + 1e-4).tolist() == [1, 0]
     assert oks_nms(kpts, scores[::-1].copy(), areas, SIGMAS, at_mean - 1e-4).tolist() == [1]
+
+
+def test_box_nms_known_case():
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [20, 20, 30, 30], [0, 0, 10, 10.0]])
+    scores = np.array([0.5, 0.9, 0.3, 0.2])
+    # box 1 (best) suppresses 0 (IoU 9/11) and 3 (same as 0); box 2 is disjoint
+    assert box_nms(boxes, scores, 0.65).tolist() == [1, 2]
+    # at a threshold above 9/11 box 0 survives, box 3 (IoU 1 with 0) still does not
+    assert box_nms(boxes, scores, 0.85).tolist() == [1, 0, 2]
+    assert box_nms(np.zeros((0, 4)), np.zeros(0), 0.5).tolist() == []

@@ -1,4 +1,4 @@
-"""One-stage pipeline: letterbox, box NMS, decoding to image pixels, the RTMO detector."""
+"""One-stage pipeline: letterbox, decoding to image pixels, the RTMO detector."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from posekit.pipelines.onestage import LETTERBOX_PAD, OneStage, RTMODetector, box_nms, letterbox
+from posekit.pipelines.onestage import LETTERBOX_PAD, OneStage, RTMODetector, letterbox
 
 
 def test_letterbox_scale_and_padding():
@@ -16,16 +16,6 @@ def test_letterbox_scale_and_padding():
     assert out.shape == (128, 128, 3)
     assert (out[:64] == 7).all()  # 100·0.64 = 64 rows of image at the top
     assert (out[64:] == LETTERBOX_PAD).all()  # padding at the bottom only
-
-
-def test_box_nms_known_case():
-    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [20, 20, 30, 30], [0, 0, 10, 10.0]])
-    scores = np.array([0.5, 0.9, 0.3, 0.2])
-    # box 1 (best) suppresses 0 (IoU 9/11) and 3 (same as 0); box 2 is disjoint
-    assert box_nms(boxes, scores, 0.65).tolist() == [1, 2]
-    # at a threshold above 9/11 box 0 survives, box 3 (IoU 1 with 0) still does not
-    assert box_nms(boxes, scores, 0.85).tolist() == [1, 0, 2]
-    assert box_nms(np.zeros((0, 4)), np.zeros(0), 0.5).tolist() == []
 
 
 def _network(x: torch.Tensor):

@@ -1,10 +1,11 @@
-"""The layer rule: import-linter's contracts pass, and docs/architecture.md lists the same floors."""
+"""The layer rule: import-linter contracts pass; docs/architecture.md lists the same floors."""
 
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         model = task.build_model().eval()
         net = task.inference_model(model)
         with tempfile.TemporaryDirectory() as tmp:
-            runner = OnnxRunner(export_onnx(cfg, model, Path(tmp) / "m.onnx"),
+            runner = OnnxRunner(export_onnx(task, model, Path(tmp) / "m.onnx"),
                                 threads=args.threads)
             for batch in args.batch:
                 x = task.example_input(batch)

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from posekit.data.coco import CocoPoseDataset
-from posekit.engine.evaluate import load_trained
-from posekit.engine.tasks import build_task
+from posekit.engine.evaluate import people_detector
+from posekit.engine.loading import load_trained
 from posekit.evaluation import evaluate_coco
 from posekit.pipelines.detectors import Detector, GroundTruthBoxes
 
@@ -33,14 +33,12 @@ def bench_checkpoint(checkpoint: str, coco: CocoPoseDataset, detector: Detector,
     """AP, PCK and mean per-phase ms/image of one checkpoint on the first ``max_images`` images
     of ``coco`` (all when 0); top-down models take their boxes from ``detector`` (``boxes``
     names it in the table)."""
-    cfg, model = load_trained(checkpoint)
-    task = build_task(cfg)
-    kwargs = {}
-    if getattr(task, "needs_detector", False):
-        kwargs["detector"] = detector
-    else:
+    trained = load_trained(checkpoint)
+    cfg, task = trained.cfg, trained.task
+    if not task.needs_detector:
         boxes = "none (own people)"
-    pipe = task.pipeline(model, "cpu", **kwargs)
+    pipe = task.pipeline(task.inference_model(trained.model), "cpu",
+                         detector=detector if task.needs_detector else None)
     records = coco.records[: max_images or None]
     results, times = [], []
     first = records[0]
@@ -68,14 +66,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-images", type=int, default=0, help="first N images (0 = all)")
     parser.add_argument("--detector", default=None,
-                        help="one-stage checkpoint whose boxes the top-down models use")
+                        help="one-stage or bottom-up checkpoint whose people's boxes the "
+                        "top-down models use")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     coco = CocoPoseDataset.from_dir(args.data, args.split, skeleton="coco17")
     if args.detector:  # loaded once, shared by every top-down checkpoint
-        from posekit.pipelines.onestage import RTMODetector
-
-        detector: Detector = RTMODetector.from_checkpoint(args.detector, "cpu")
+        detector: Detector = people_detector(args.detector, "cpu")
         boxes = f"{Path(args.detector).parent.name} boxes"
     else:
         detector, boxes = GroundTruthBoxes(coco), "GT boxes"

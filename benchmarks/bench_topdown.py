@@ -17,7 +17,7 @@ import torch
 from posekit.config import load_config
 from posekit.data.coco import CocoPoseDataset
 from posekit.data.topdown import TopDownDataset
-from posekit.engine.evaluate import load_trained
+from posekit.engine.loading import load_trained
 from posekit.engine.tasks import build_task
 from posekit.pipelines.detectors import GroundTruthBoxes, person_boxes
 
@@ -47,7 +47,7 @@ def inference_ms_per_person(task, model, coco: CocoPoseDataset, flip: bool, peop
     items = person_boxes(coco, GroundTruthBoxes(coco))[:people]
     dataset = TopDownDataset(coco, tuple(task.cfg.codec.input_size), task.augment(), train=False,
                              boxes=items)
-    pipe = task.pipeline(model, flip_test=flip)
+    pipe = task.pipeline(task.inference_model(model), flip_test=flip)
     pipe.predict_crops(dataset, indices=range(min(8, len(dataset))))  # warm-up
     start = time.perf_counter()
     pipe.predict_crops(dataset)
@@ -75,14 +75,15 @@ def main() -> None:
     print(f"train: {rate:.1f} images/s (batch {args.batch_size}, forward+backward+AdamW)")
     if args.data:
         if args.checkpoint:
-            cfg, model = load_trained(args.checkpoint)
+            trained = load_trained(args.checkpoint)
+            task, model = trained.task, trained.model
         else:
             model = task.build_model().eval()
         coco = CocoPoseDataset.from_dir(args.data, args.split)
         for flip in (False, True):
             ms = inference_ms_per_person(task, model, coco, flip, args.people)
             print(f"inference: {ms:.2f} ms/person (flip test {'on' if flip else 'off'}, "
-                  f"batch {cfg.data.val_batch_size}, crop+forward+decode+back-projection)")
+                  f"batch {task.cfg.data.val_batch_size}, crop+forward+decode+back-projection)")
 
 
 if __name__ == "__main__":

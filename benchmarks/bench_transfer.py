@@ -26,8 +26,7 @@ from posekit.config import load_config
 from posekit.data.coco import CocoPoseDataset
 from posekit.data.synthpose import generate_dataset
 from posekit.demo import DEMO_CONFIG
-from posekit.engine.evaluate import load_trained
-from posekit.engine.tasks import build_task
+from posekit.engine.loading import load_trained
 from posekit.engine.train import main as train_main
 from posekit.engine.transfer import (
     REAL_SAMPLES,
@@ -102,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint = out / "best.pt"
     else:
         checkpoint, minutes = Path(args.checkpoint), float("nan")
-    cfg, model = load_trained(checkpoint)
-    task = build_task(dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, workers=0)))
+    trained = load_trained(checkpoint, overrides=("data.workers=0",))
+    cfg, task, model = trained.cfg, trained.task, trained.model
 
     synth = {}
     for key, root in (("val", data), ("heldout", held)):

@@ -14,10 +14,8 @@ import argparse
 import numpy as np
 import torch
 
-from posekit.config import apply_overrides
 from posekit.data.coco import CocoPoseDataset
-from posekit.engine.evaluate import load_trained
-from posekit.engine.tasks import build_task
+from posekit.engine.loading import load_trained
 from posekit.oks import oks_matrix
 
 SIZE_BINS = ((0, 30), (30, 50), (50, 80), (80, float("inf")))  # √area in pixels
@@ -32,13 +30,9 @@ def main() -> None:
                         "'model.kwargs={dcc_decode: argmax}'")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    cfg, model = load_trained(args.checkpoint)  # EMA weights when present
-    if args.overrides:  # e.g. another DCC decoding: rebuild the model, same weights
-        cfg = apply_overrides(cfg, args.overrides)
-        rebuilt = build_task(cfg).build_model()
-        rebuilt.load_state_dict(model.state_dict())
-        model = rebuilt.eval()
-    task = build_task(cfg)
+    # EMA weights when present; overrides (e.g. another DCC decoding) rebuild the model first
+    trained = load_trained(args.checkpoint, overrides=args.overrides)
+    cfg, task, model = trained.cfg, trained.task, trained.model
     coco = CocoPoseDataset.from_dir(args.data, args.split, skeleton=cfg.data.skeleton)
     results = task.predict(model, coco)
     sigmas = np.asarray(task.skeleton.sigmas)

@@ -9,13 +9,13 @@ an exported ``.onnx`` file runs the same pipeline on onnxruntime from its stored
 Top-down tasks (``task.needs_detector``) need person boxes; ``detector=`` accepts
 
 - ``"full-image"``: the whole image is one person (a single-person photo or a ready crop);
-- a COCO detection-results json (``[{image_id, bbox, score}, ...]``; see :func:`image_id_for`
-  for the ids of image files);
-- a callable ``image -> boxes`` (a list of :class:`PersonBox`, or an (N, 4|5) array of x, y, w,
-  h[, score]);
+- a COCO detection-results json (``[{image_id, bbox, score}, ...]``, bbox x, y, w, h; see
+  :func:`image_id_for` for the ids of image files);
+- a callable ``image -> boxes`` (a list of :class:`PersonBox`, or an (N, 4|5) array of x1, y1,
+  x2, y2[, score] in image pixels);
 - a checkpoint or ``.onnx`` path of a model that finds people without boxes (a one-stage or
   bottom-up model), or such a :class:`PoseEstimator` itself: its people's boxes become the crops
-  (:class:`EstimatorDetector`). This is the hook the one-stage family plugs its network into.
+  (`posekit.pipelines.detectors.PeopleDetector`).
 """
 
 from __future__ import annotations
@@ -30,13 +30,17 @@ import numpy as np
 import torch
 
 from posekit.config import ExperimentConfig
-from posekit.data.topdown import PersonBox
+from posekit.engine.loading import load_trained
+from posekit.engine.task import Pipeline, Task
+from posekit.engine.tasks import build_task
+from posekit.export.onnx import OnnxRunner, config_from_onnx
+from posekit.pipelines.detectors import DetectionFile, Detector, PeopleDetector, PersonBox
 from posekit.skeletons import Skeleton
-from posekit.structures import PoseInstances, xyxy_to_xywh
+from posekit.structures import PoseInstances
 
 __all__ = [
-    "PoseEstimator", "FullImage", "CallableDetector", "EstimatorDetector", "build_detector",
-    "image_id_for", "read_image",
+    "PoseEstimator", "FullImage", "CallableDetector", "build_detector", "image_id_for",
+    "read_image",
 ]
 
 ONNX_SUFFIXES = (".onnx",)
@@ -66,14 +70,14 @@ class FullImage:
 
     def __call__(self, image: np.ndarray, image_id: int | None = None) -> list[PersonBox]:
         h, w = image.shape[:2]
-        return [PersonBox(-1, (0.0, 0.0, float(w), float(h)), 1.0)]
+        return [PersonBox((0.0, 0.0, float(w), float(h)), 1.0)]
 
 
 class CallableDetector:
     """Adapts a user function ``image -> boxes`` to the Detector interface.
 
     The function returns a list of :class:`PersonBox`, or an (N, 4) / (N, 5) array-like of
-    x, y, w, h[, score] in image pixels.
+    x1, y1, x2, y2[, score] in image pixels.
     """
 
     def __init__(self, fn: Callable[..., Any]) -> None:
@@ -86,41 +90,24 @@ class CallableDetector:
         arr = np.asarray(out, dtype=np.float64).reshape(-1, np.shape(out)[-1] if len(out) else 4)
         if arr.ndim != 2 or arr.shape[1] not in (4, 5):
             raise ValueError("a detector callable must return PersonBox objects or an (N, 4|5) "
-                             f"array of x, y, w, h[, score]; got shape {arr.shape}")
-        return [PersonBox(-1, tuple(float(v) for v in row[:4]),
+                             f"array of x1, y1, x2, y2[, score]; got shape {arr.shape}")
+        return [PersonBox(tuple(float(v) for v in row[:4]),
                           float(row[4]) if arr.shape[1] == 5 else 1.0) for row in arr]
 
 
-class EstimatorDetector:
-    """Person boxes from another estimator that needs no boxes (one-stage, bottom-up)."""
-
-    def __init__(self, estimator: PoseEstimator, score_thresh: float = 0.0) -> None:
-        self.estimator = estimator
-        self.score_thresh = score_thresh
-
-    def __call__(self, image: np.ndarray, image_id: int | None = None) -> list[PersonBox]:
-        people = self.estimator(image)
-        boxes = xyxy_to_xywh(people.boxes).tolist()
-        return [PersonBox(-1, tuple(b), float(s)) for b, s in
-                zip(boxes, people.scores.tolist(), strict=True) if s >= self.score_thresh]
-
-
-def build_detector(spec: Any, *, device: str = "cpu", score_thresh: float = 0.0
-                   ) -> Callable[..., list[PersonBox]]:
+def build_detector(spec: Any, *, device: str = "cpu", score_thresh: float = 0.0) -> Detector:
     """A Detector from what a user passes as ``detector=`` (see the module docstring)."""
-    from posekit.pipelines.detectors import DetectionFile
-
     if isinstance(spec, str) and spec == "full-image":
         return FullImage()
     if isinstance(spec, PoseEstimator):
-        return EstimatorDetector(spec, score_thresh)
+        return PeopleDetector(spec, score_thresh)
     if isinstance(spec, str | Path):
         path = Path(spec)
         if path.suffix.lower() == ".json":
             return DetectionFile(path, score_thresh=score_thresh)
         if path.suffix.lower() in CHECKPOINT_SUFFIXES + ONNX_SUFFIXES:
             inner = PoseEstimator.from_checkpoint(path, device=device)
-            return EstimatorDetector(inner, score_thresh)
+            return PeopleDetector(inner, score_thresh)
         raise ValueError(f"detector {str(spec)!r} is not 'full-image', a detections .json or a "
                          "checkpoint (.pt/.pth/.onnx)")
     if callable(spec):
@@ -137,7 +124,7 @@ class PoseEstimator:
     seconds per pipeline phase.
     """
 
-    def __init__(self, pipeline: Callable[..., PoseInstances], cfg: ExperimentConfig, *,
+    def __init__(self, pipeline: Pipeline, cfg: ExperimentConfig, *,
                  skeleton: Skeleton, runtime: str, source: str) -> None:
         self.pipeline = pipeline
         self.cfg = cfg
@@ -161,45 +148,40 @@ class PoseEstimator:
             config: a YAML config to use instead of the stored one (checkpoints only).
             threads: onnxruntime intra-op threads (0 = its default).
         """
-        from posekit.engine.tasks import build_task
-
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint not found: {path}")
+        task: Task
+        network: Callable[..., Any]
         if path.suffix.lower() in ONNX_SUFFIXES:
-            from posekit.export.onnx import OnnxRunner, config_from_onnx
-
             network = OnnxRunner(path, threads=threads)
             cfg = config_from_onnx(path, network.metadata)
             task, runtime = build_task(cfg), "onnxruntime"
             device = "cpu"
         else:
-            from posekit.engine.evaluate import load_trained
-
-            cfg, model = load_trained(path, config)
-            task, runtime = build_task(cfg), "torch"
-            network = task.inference_model(model.to(device))
-        kwargs: dict[str, Any] = {}
-        if getattr(task, "needs_detector", False):
+            trained = load_trained(path, config)
+            cfg, task, runtime = trained.cfg, trained.task, "torch"
+            network = task.inference_model(trained.model.to(device))
+        boxes: Detector | None = None
+        if task.needs_detector:
             if detector is None:
                 raise ValueError(
                     f"{path}: a {cfg.model.task} model needs person boxes: pass detector="
                     "'full-image' (whole image = one person), a COCO detections .json, a "
                     "callable image -> boxes, or a one-stage checkpoint (CLI: --detector)"
                 )
-            kwargs["detector"] = build_detector(
-                detector, device=device, score_thresh=cfg.test.det_score_thresh
-            )
+            boxes = build_detector(detector, device=device,
+                                   score_thresh=cfg.test.det_score_thresh)
         elif detector is not None:
             warnings.warn(f"{path}: a {cfg.model.task} model finds people without boxes; "
                           "detector= is ignored", stacklevel=2)
-        pipe = task.pipeline(network, device, flip_test, **kwargs)
+        pipe = task.pipeline(network, device, flip_test, detector=boxes)
         return cls(pipe, cfg, skeleton=task.skeleton, runtime=runtime, source=str(path))
 
     @property
     def timing(self) -> dict[str, float]:
         """Seconds per phase of the last image (detector, preprocess, network, decode, …)."""
-        return dict(getattr(self.pipeline, "timing", {}) or {})
+        return dict(self.pipeline.timing)
 
     def _one(self, x: np.ndarray | str | Path, image_id: int | None, index: int = 0
              ) -> PoseInstances:

@@ -26,9 +26,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from posekit.config import ExperimentConfig, load_config
+from posekit.config import find_config, load_config
 from posekit.data.synthpose import RenderedImage, render_scene
-from posekit.data.topdown import PersonBox
+from posekit.engine.loading import load_trained
+from posekit.engine.task import Task
+from posekit.engine.tasks import build_task
+from posekit.export.onnx import OnnxRunner, export_onnx
+from posekit.pipelines.detectors import PersonBox
 
 __all__ = [
     "BenchRow", "people_scene", "people_image", "bench_model", "run_bench", "format_table",
@@ -63,7 +67,7 @@ def people_scene(n: int, size: int = 512, seed: int = 0) -> RenderedImage:
 
 def people_image(n: int, size: int = 512, seed: int = 0) -> tuple[np.ndarray, list[PersonBox]]:
     """A BGR ``size`` × ``size`` image with exactly ``n`` SynthPose people and one box
-    (x, y, w, h) per person: its visible pixels' box, or for a person hidden behind others or
+    (x1, y1, x2, y2) per person: its visible pixels' box, or for a person hidden behind others or
     outside the frame the box of its keypoints clipped to the image, so a top-down model makes
     exactly ``n`` crops."""
     scene = people_scene(n, size, seed)
@@ -75,17 +79,14 @@ def people_image(n: int, size: int = 512, seed: int = 0) -> tuple[np.ndarray, li
             xy = np.clip(person.keypoints[:, :2], 0, size - 1)
             (x, y), (x2, y2) = xy.min(0), xy.max(0)
             w, h = max(x2 - x, 8.0), max(y2 - y, 8.0)
-        boxes.append(PersonBox(-1, (float(x), float(y), float(w), float(h)), 1.0))
+        x, y, w, h = float(x), float(y), float(w), float(h)
+        boxes.append(PersonBox((x, y, x + w, y + h), 1.0))
     return scene.image, boxes
 
 
-def _load(spec: str) -> tuple[ExperimentConfig, torch.nn.Module, str]:
-    """(config, model, label) of a checkpoint, or of a config file or shipped config name
+def _load(spec: str) -> tuple[Task, torch.nn.Module, str]:
+    """(task, model, label) of a checkpoint, or of a config file or shipped config name
     (random weights)."""
-    from posekit.config import find_config
-    from posekit.engine.evaluate import load_trained
-    from posekit.engine.tasks import build_task
-
     path = Path(spec)
     if not path.is_file():
         try:
@@ -93,11 +94,11 @@ def _load(spec: str) -> tuple[ExperimentConfig, torch.nn.Module, str]:
         except FileNotFoundError:
             raise FileNotFoundError(f"bench: no such checkpoint or config: {spec}") from None
     if path.suffix.lower() in (".yaml", ".yml"):
-        cfg = load_config(path)
+        task = build_task(load_config(path))
         torch.manual_seed(0)
-        return cfg, build_task(cfg).build_model().eval(), path.stem
-    cfg, model = load_trained(path)
-    return cfg, model, f"{path.stem} ({cfg.model.name})"
+        return task, task.build_model().eval(), path.stem
+    trained = load_trained(path)
+    return trained.task, trained.model, f"{path.stem} ({trained.cfg.model.name})"
 
 
 def bench_model(
@@ -107,30 +108,25 @@ def bench_model(
     workdir: str | Path | None = None,
 ) -> list[BenchRow]:
     """Rows for one model: each runtime × each people count (one warm-up call, then ``repeats``)."""
-    from posekit.engine.tasks import build_task
-
-    cfg, model, label = _load(spec)
-    task = build_task(cfg)
+    task, model, label = _load(spec)
     images = {n: people_image(n, size, seed) for n in people}
     box_table = {n: boxes for n, (_, boxes) in images.items()}
 
     def detector(image: np.ndarray, image_id: int | None = None) -> list[PersonBox]:
         return list(box_table[int(image_id)])
 
-    kwargs = {"detector": detector} if getattr(task, "needs_detector", False) else {}
     rows: list[BenchRow] = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         for runtime in runtimes:
             if runtime == "torch":
                 network = task.inference_model(model)
             elif runtime == "onnxruntime":
-                from posekit.export.onnx import OnnxRunner, export_onnx
-
-                network = OnnxRunner(export_onnx(cfg, model, Path(tmp) / "model.onnx"),
+                network = OnnxRunner(export_onnx(task, model, Path(tmp) / "model.onnx"),
                                      threads=threads)
             else:
                 raise ValueError(f"runtime must be torch or onnxruntime, got {runtime!r}")
-            pipe = task.pipeline(network, "cpu", **kwargs)
+            pipe = task.pipeline(network, "cpu",
+                                 detector=detector if task.needs_detector else None)
             for n in people:
                 image = images[n][0]
                 with torch.inference_mode():

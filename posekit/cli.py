@@ -186,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pred-out", default=None, help="write the model's COCO results here")
     p.add_argument("--detections", default=None, help="COCO detection results (default: GT boxes)")
     p.add_argument("--detector", default=None,
-                   help="one-stage (RTMO) checkpoint whose boxes replace the GT boxes")
+                   help="checkpoint of a model that finds people without boxes (one-stage, "
+                   "bottom-up) whose people's boxes replace the GT boxes")
     p.add_argument("--device", default="cpu")
     p.add_argument("--flip-test", action="store_true")
 
@@ -225,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="image, folder (recursive), glob, video file or camera index")
     p.add_argument("--checkpoint", required=True, help="posekit checkpoint (.pt) or .onnx")
     p.add_argument("--detector", default=None,
-                   help="top-down person boxes: full-image | DETECTIONS.json | one-stage CKPT")
+                   help="top-down person boxes: full-image | DETECTIONS.json | CKPT of a "
+                   "one-stage or bottom-up model")
     p.add_argument("--out", default="runs/infer", help="output directory")
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-draw", action="store_true", help="write only the results json")

@@ -12,9 +12,8 @@ from product_helpers import (
 )
 
 from posekit import PoseEstimator, PoseInstances
-from posekit.data.topdown import PersonBox
-from posekit.engine.evaluate import load_trained
-from posekit.engine.tasks import build_task
+from posekit.engine.loading import load_trained
+from posekit.pipelines.detectors import PeopleDetector, PersonBox
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -49,11 +48,12 @@ def test_array_path_and_list_give_the_same_people(ckpt, tmp_path):
 
 
 def test_same_people_as_the_hand_built_pipeline(ckpt):
-    """The API adds nothing of its own: it equals task.pipeline(model) with the same box."""
-    cfg, model = load_trained(ckpt)
+    """The API adds nothing of its own: it equals the task's pipeline with the same box."""
+    trained = load_trained(ckpt)
     image = person_image(1)
     h, w = image.shape[:2]
-    expected = build_task(cfg).pipeline(model)(image, boxes=[PersonBox(-1, (0, 0, w, h), 1.0)])
+    pipe = trained.task.pipeline(trained.task.inference_model(trained.model))
+    expected = pipe(image, boxes=[PersonBox((0, 0, w, h), 1.0)])
     got = PoseEstimator.from_checkpoint(ckpt, detector="full-image")(image)
     assert torch.allclose(got.keypoints.data, expected.keypoints.data)
     assert torch.allclose(got.scores, expected.scores)
@@ -71,10 +71,10 @@ def test_callable_detector_array_and_boxes(ckpt):
     people = est(image)
     assert seen == [image.shape]
     assert 1 <= len(people) <= 2
-    # One box only: same result whether given as PersonBox or as an (N, 4) array.
-    a = PoseEstimator.from_checkpoint(ckpt, detector=lambda im: [[10, 20, 40, 60]])(image)
+    # One box only: same result whether given as PersonBox or as an (N, 4) x1, y1, x2, y2 array.
+    a = PoseEstimator.from_checkpoint(ckpt, detector=lambda im: [[10, 20, 50, 80]])(image)
     b = PoseEstimator.from_checkpoint(
-        ckpt, detector=lambda im: [PersonBox(-1, (10, 20, 40, 60), 1.0)])(image)
+        ckpt, detector=lambda im: [PersonBox((10, 20, 50, 80), 1.0)])(image)
     assert torch.equal(a.keypoints.data, b.keypoints.data)
     assert a.boxes.tolist() == [[10.0, 20.0, 50.0, 80.0]]
 
@@ -121,15 +121,14 @@ def test_topdown_checkpoint_cannot_be_its_own_detector(ckpt):
 
 def test_an_estimator_that_finds_people_can_be_the_detector(ckpt):
     """The one-stage hook: a box-free estimator's people boxes become the top-down crops."""
-    from posekit.api import EstimatorDetector
     from posekit.structures import Keypoints
 
     found = PoseInstances(torch.tensor([[5.0, 10.0, 45.0, 90.0], [50.0, 0.0, 90.0, 60.0]]),
                           Keypoints(torch.zeros(2, 17, 3)), torch.tensor([0.9, 0.2]))
     stand_in = PoseEstimator(lambda image, image_id=None: found, None, skeleton=None,
                              runtime="torch", source="one-stage stand-in")
-    boxes = EstimatorDetector(stand_in, score_thresh=0.5)(person_image(0))
-    assert [b.bbox for b in boxes] == [(5.0, 10.0, 40.0, 80.0)]
+    boxes = PeopleDetector(stand_in, score_thresh=0.5)(person_image(0))
+    assert [b.box for b in boxes] == [(5.0, 10.0, 45.0, 90.0)]
     assert boxes[0].score == pytest.approx(0.9)
     people = PoseEstimator.from_checkpoint(ckpt, detector=stand_in)(person_image(0))
     assert len(people) == 2

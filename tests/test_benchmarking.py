@@ -26,7 +26,8 @@ def test_people_image_holds_exactly_n_people_inside_their_boxes(n):
     assert image.shape == (256, 256, 3) and np.array_equal(image, scene.image)  # fixed seed
     assert len(boxes) == len(scene.people) == n
     for i, (box, person) in enumerate(zip(boxes, scene.people, strict=True)):
-        x, y, w, h = box.bbox
+        x, y, x2, y2 = box.box
+        w, h = x2 - x, y2 - y
         assert w > 0 and h > 0
         rows, cols = np.nonzero(scene.owner == i + 1)  # the person's visible pixels
         if len(rows):

@@ -17,8 +17,8 @@ from posekit.data.coco import CocoPoseDataset
 from posekit.data.transforms import TopDownAugment, upper_lower_ids
 
 __all__ = [
-    "TopDownDataset", "PersonBox", "ground_truth_boxes", "image_to_tensor", "IMAGENET_MEAN",
-    "IMAGENET_STD",
+    "TopDownDataset", "PersonCrop", "box_xywh", "ground_truth_boxes", "image_to_tensor",
+    "IMAGENET_MEAN", "IMAGENET_STD",
 ]
 
 # ImageNet statistics in RGB order, on the 0–255 scale (every backbone here is trained with them).
@@ -33,26 +33,35 @@ def image_to_tensor(image_bgr: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))
 
 
+def box_xywh(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """(x1, y1, x2, y2) → (x, y, w, h), the form the crop transform takes (MMPose's)."""
+    x1, y1, x2, y2 = box
+    return x1, y1, x2 - x1, y2 - y1
+
+
 @dataclass(frozen=True)
-class PersonBox:
-    """One crop to make: which image, which box (x, y, w, h) and, for training/GT, which person."""
+class PersonCrop:
+    """One crop of a dataset: which image (record index), which box (x1, y1, x2, y2) in image
+    pixels with its score and, for annotated people, which person."""
 
     record_index: int
-    bbox: tuple[float, float, float, float]
+    box: tuple[float, float, float, float]
     score: float = 1.0
     person_index: int = -1  # index into record.people; -1 for a detection without annotation
 
 
-def ground_truth_boxes(coco: CocoPoseDataset, min_keypoints: int = 1) -> list[PersonBox]:
-    """Ground-truth crops: non-crowd people with a box over 1 px and enough labelled keypoints."""
+def ground_truth_boxes(coco: CocoPoseDataset, min_keypoints: int = 1) -> list[PersonCrop]:
+    """Ground-truth crops: non-crowd people with a box over 1 px and enough labelled keypoints
+    (COCO's x, y, w, h boxes turned into x1, y1, x2, y2)."""
     items = []
     for r, record in enumerate(coco.records):
         for p, person in enumerate(record.people):
             if person.iscrowd or person.num_keypoints < min_keypoints:
                 continue
-            if person.bbox[2] <= 1 or person.bbox[3] <= 1:
+            x, y, w, h = (float(v) for v in person.bbox)
+            if w <= 1 or h <= 1:
                 continue
-            items.append(PersonBox(r, tuple(float(v) for v in person.bbox), 1.0, p))
+            items.append(PersonCrop(r, (x, y, x + w, y + h), 1.0, p))
     return items
 
 
@@ -76,7 +85,7 @@ class TopDownDataset(Dataset):
         augment: TopDownAugment,
         *,
         train: bool,
-        boxes: list[PersonBox] | None = None,
+        boxes: list[PersonCrop] | None = None,
         seed: int = 0,
         min_keypoints: int = 1,
     ) -> None:
@@ -108,7 +117,7 @@ class TopDownDataset(Dataset):
             keypoints = np.zeros((k, 3), dtype=np.float32)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         sample = self.augment(
-            image, keypoints, np.asarray(item.bbox, dtype=np.float32),
+            image, keypoints, np.asarray(box_xywh(item.box), dtype=np.float32),
             input_size=self.input_size, flip_indices=self.flip_indices,
             upper_ids=self.upper_ids, lower_ids=self.lower_ids, rng=rng, train=self.train,
         )
@@ -120,6 +129,6 @@ class TopDownDataset(Dataset):
             "rotation": torch.tensor(float(sample.rotation)),
             "image_id": torch.tensor(record.image_id),
             "box_score": torch.tensor(item.score, dtype=torch.float32),
-            "bbox": torch.as_tensor(item.bbox, dtype=torch.float32),  # (4,) x, y, w, h
+            "box": torch.as_tensor(item.box, dtype=torch.float64),  # (4,) x1, y1, x2, y2
             "index": torch.tensor(index),
         }

@@ -21,11 +21,14 @@ from posekit.data.coco import CocoPoseDataset
 from posekit.data.topdown import image_to_tensor
 from posekit.data.transforms import WholeImageAffine, apply_affine, warp_image
 from posekit.engine.distributed import predict_whole_images
-from posekit.engine.split import ValSplitTask, load_split
+from posekit.engine.split import load_split
+from posekit.engine.task import Task
 from posekit.grouping import GroupingConfig
 from posekit.losses import masked_l2_loss
 from posekit.models import build_model
-from posekit.pipelines.bottomup import BottomUp, LastStage
+from posekit.models.stages import LastStage
+from posekit.pipelines.bottomup import BottomUp
+from posekit.pipelines.detectors import Detector
 from posekit.skeletons import COCO17, OPENPOSE18, convert_keypoints
 
 __all__ = ["BottomUpDataset", "BottomUpTask"]
@@ -91,12 +94,11 @@ class BottomUpDataset(Dataset):
         }
 
 
-class BottomUpTask(ValSplitTask):
+class BottomUpTask(Task):
     """OpenPose (confidence maps + PAFs) trained on full images; people in COCO-17."""
 
     paradigm = "bottomup"
-    needs_detector = False  # one pass finds every person
-    collate_fn = None  # fixed-size targets: the default collate stacks them
+    needs_detector = False  # one pass finds every person; fixed-size targets: default collate
     MAX_PEAKS = 64  # per part: caps grouping cost on an untrained model's noisy maps
 
     def __init__(self, cfg: ExperimentConfig) -> None:
@@ -136,18 +138,18 @@ class BottomUpTask(ValSplitTask):
         return {"loss": loss}
 
     def inference_model(self, model: nn.Module) -> nn.Module:
-        """forward(x) → (heatmaps, pafs) of the last stages: what the pipeline consumes."""
-        return LastStage(model).eval()
+        """forward(x) → (heatmaps, pafs) of the last stages: what the pipeline consumes (OpenPose
+        returns (PAF stages, heatmap stages))."""
+        return LastStage(model, order=(1, 0)).eval()
 
     def example_input(self, batch: int = 1) -> Tensor:
         w, h = self.cfg.codec.input_size
         return torch.zeros(batch, 3, h, w)
 
-    def pipeline(self, model, device: torch.device | str = "cpu",
-                 flip_test: bool | None = None) -> BottomUp:
-        """``model``: an OpenPose module, or any callable x → (heatmaps, pafs)."""
-        network = self.inference_model(model) if isinstance(model, nn.Module) and not isinstance(
-            model, LastStage) else model
+    def pipeline(self, network, device: torch.device | str = "cpu",
+                 flip_test: bool | None = None, detector: Detector | None = None) -> BottomUp:
+        """``network``: x → (heatmaps, pafs), the :meth:`inference_model` of an OpenPose model or
+        an onnxruntime runner of its export; ``detector`` is not used."""
         cmu = "cmu" in self.cfg.model.name
         return BottomUp(
             network, OPENPOSE18, input_height=self.cfg.codec.input_size[1], stride=self.stride,
@@ -157,8 +159,9 @@ class BottomUpTask(ValSplitTask):
         )
 
     def predict(self, model, coco: CocoPoseDataset, device: torch.device | str = "cpu", *,
-                detections: str | None = None, flip_test: bool | None = None,
+                detector: Detector | None = None, flip_test: bool | None = None,
                 max_images: int = 0) -> list[dict]:
-        """COCO results for the first ``max_images`` images (all when 0); ``detections`` is
+        """COCO results for the first ``max_images`` images (all when 0); ``detector`` is
         ignored (bottom-up needs no boxes). Images are sharded over DDP ranks."""
-        return predict_whole_images(self.pipeline(model, device, flip_test), coco, max_images)
+        pipe = self.pipeline(self.inference_model(model), device, flip_test)
+        return predict_whole_images(pipe, coco, max_images)

@@ -22,10 +22,11 @@ import torch
 from torch import nn
 
 from posekit.errors import shorten_torch_load_error
+from posekit.skeletons import get_skeleton
 
 __all__ = [
-    "save_checkpoint", "load_checkpoint", "load_weights", "clean_temp_files",
-    "checkpoint_keypoints",
+    "save_checkpoint", "load_checkpoint", "load_weights", "load_init_checkpoint",
+    "clean_temp_files", "checkpoint_keypoints",
 ]
 
 
@@ -105,7 +106,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def _shape(t: Any) -> str:
-    return "x".join(str(s) for s in t.shape) if hasattr(t, "shape") else type(t).__name__
+    return "x".join(str(s) for s in t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
 
 
 def checkpoint_keypoints(state: dict[str, Any]) -> int | None:
@@ -117,8 +118,6 @@ def checkpoint_keypoints(state: dict[str, Any]) -> int | None:
     if not name:
         return None
     try:
-        from posekit.skeletons import get_skeleton
-
         return get_skeleton(name).num_keypoints
     except (KeyError, ValueError):
         return None
@@ -136,7 +135,7 @@ def load_weights(
     own = model.state_dict()
     missing = [k for k in own if k not in weights]
     unexpected = [k for k in weights if k not in own]
-    differ = [k for k in own if k in weights and hasattr(weights[k], "shape")
+    differ = [k for k in own if k in weights and isinstance(weights[k], torch.Tensor)
               and tuple(weights[k].shape) != tuple(own[k].shape)]
     if not (missing or unexpected or differ):
         model.load_state_dict(weights)
@@ -156,3 +155,16 @@ def load_weights(
                      f"the config {num_keypoints}")
     what = f"model {model_name!r}" if model_name else "the model"
     raise ValueError(f"{source}: weights do not fit {what}: " + "; ".join(parts))
+
+
+def load_init_checkpoint(model: nn.Module, path: str | Path) -> list[str]:
+    """Copy the checkpoint's ``model`` weights whose names and shapes match (e.g. an MAE
+    backbone); returns the names loaded. Position embeddings of another grid are resized."""
+    state = load_checkpoint(path)["model"]
+    own = model.state_dict()
+    picked = {k: v for k, v in state.items() if k in own}
+    if not picked:
+        raise ValueError(f"{path}: no weight names in common with {type(model).__name__}")
+    result = model.load_state_dict(picked, strict=False)
+    assert not result.unexpected_keys
+    return sorted(picked)

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 
 from posekit.config import ExperimentConfig
 from posekit.engine.checkpoint import load_checkpoint
-from posekit.engine.tasks import TopDownTask
+from posekit.engine.topdown_task import TopDownTask
 from posekit.models import build_model
 from posekit.models.vitpose import ViTPose
 

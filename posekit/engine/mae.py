@@ -10,7 +10,7 @@ the target grid is the token grid (padding 2: 128×96 → 8×6). Full attention 
 
 `pretrain` trains it on a config's training crops (``posekit pretrain CONFIG``) and saves a posekit
 checkpoint with the backbone's weights under ``backbone.*``; ``model.init_checkpoint`` in a
-fine-tuning config loads them (`load_init_checkpoint`).
+fine-tuning config loads them (`posekit.engine.checkpoint.load_init_checkpoint`).
 """
 
 from __future__ import annotations
@@ -24,10 +24,12 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from posekit.config import ExperimentConfig
-from posekit.engine.checkpoint import load_checkpoint, save_checkpoint
+from posekit.engine.checkpoint import save_checkpoint
+from posekit.engine.tasks import build_task
 from posekit.models.backbones.vit import Block, VisionTransformer
+from posekit.models.vitpose import ViTPose
 
-__all__ = ["MaskedAutoencoder", "load_init_checkpoint", "patchify", "pretrain"]
+__all__ = ["MaskedAutoencoder", "patchify", "pretrain"]
 
 
 def patchify(images: Tensor, patch: int, padding: int) -> Tensor:
@@ -94,40 +96,26 @@ class MaskedAutoencoder(nn.Module):
         return (per_patch * masked).sum() / masked.sum()
 
 
-def load_init_checkpoint(model: nn.Module, path: str | Path) -> list[str]:
-    """Copy the checkpoint's ``model`` weights whose names and shapes match (e.g. an MAE
-    backbone); returns the names loaded. Position embeddings of another grid are resized."""
-    state = load_checkpoint(path)["model"]
-    own = model.state_dict()
-    picked = {k: v for k, v in state.items() if k in own}
-    if not picked:
-        raise ValueError(f"{path}: no weight names in common with {type(model).__name__}")
-    result = model.load_state_dict(picked, strict=False)
-    assert not result.unexpected_keys
-    return sorted(picked)
-
-
 def pretrain(cfg: ExperimentConfig, out: str | Path, *, epochs: int = 10,
              mask_ratio: float = 0.75, lr: float = 1.5e-4 * 4, max_minutes: float = 0.0,
              device: str = "cpu", log: bool = True) -> Path:
     """MAE-train the backbone of ``cfg``'s model on its training crops; returns the checkpoint
     path (``out``/mae.pt, weights under ``backbone.*``)."""
-    from posekit.engine.tasks import build_task
-
     torch.manual_seed(cfg.train.seed)
     task = build_task(cfg)
     model = task.build_model()
-    backbone = getattr(model, "backbone", None)
-    if not isinstance(backbone, VisionTransformer):
-        raise TypeError(f"MAE pre-training needs a ViT backbone, got {type(backbone).__name__}")
+    if not isinstance(model, ViTPose):
+        raise TypeError(f"MAE pre-training needs a ViTPose model (ViT backbone), got "
+                        f"{type(model).__name__}")
+    backbone = model.backbone
     mae = MaskedAutoencoder(backbone, mask_ratio=mask_ratio).to(device)
-    loader = DataLoader(task.train_dataset(), batch_size=cfg.data.batch_size, shuffle=True,
+    dataset = task.train_dataset()
+    loader = DataLoader(dataset, batch_size=cfg.data.batch_size, shuffle=True,
                         num_workers=cfg.data.workers, drop_last=True)
     opt = torch.optim.AdamW(mae.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.05)
     start = time.perf_counter()
     for epoch in range(epochs):
-        if hasattr(loader.dataset, "set_epoch"):
-            loader.dataset.set_epoch(epoch)
+        dataset.set_epoch(epoch)
         total, count = 0.0, 0
         for batch in loader:
             loss = mae(batch["image"].to(device))

@@ -22,9 +22,9 @@ from posekit.config import ExperimentConfig
 from posekit.data.coco import CocoPoseDataset
 from posekit.data.mpii import mpii_to_coco
 from posekit.data.topdown import TopDownDataset
-from posekit.engine.mae import load_init_checkpoint
+from posekit.engine.checkpoint import load_init_checkpoint
 from posekit.engine.split import load_split
-from posekit.engine.tasks import TopDownTask
+from posekit.engine.topdown_task import TopDownTask
 from posekit.models import build_model
 from posekit.skeletons import Skeleton, get_skeleton
 
@@ -35,7 +35,7 @@ class MultiDataset(Dataset):
     """Concatenation of top-down datasets; items gain ``dataset`` (int) and keypoints padded to
     (K_max, 3) with visibility 0."""
 
-    def __init__(self, datasets: list[Dataset], num_keypoints: list[int]) -> None:
+    def __init__(self, datasets: list[TopDownDataset], num_keypoints: list[int]) -> None:
         self.datasets = datasets
         self.num_keypoints = num_keypoints
         self.k_max = max(num_keypoints)
@@ -48,8 +48,7 @@ class MultiDataset(Dataset):
 
     def set_epoch(self, epoch: int) -> None:
         for d in self.datasets:
-            if hasattr(d, "set_epoch"):
-                d.set_epoch(epoch)
+            d.set_epoch(epoch)
 
     def __getitem__(self, index: int) -> dict:
         which = next(i for i in range(len(self.datasets)) if index < self.offsets[i + 1])
@@ -99,7 +98,7 @@ class MultiDatasetTask(TopDownTask):
             extra.append(CocoPoseDataset(source, folder, skeleton=skeleton.name))
         return [load_split(self.cfg, "train"), *extra]
 
-    def train_dataset(self) -> Dataset:
+    def train_dataset(self) -> MultiDataset:
         parts = [
             TopDownDataset(coco, tuple(self.cfg.codec.input_size), self.augment(), train=True,
                            seed=self.cfg.train.seed, min_keypoints=self.cfg.data.min_keypoints)

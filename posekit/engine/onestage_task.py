@@ -23,9 +23,12 @@ from posekit.config import ExperimentConfig
 from posekit.data.coco import CocoPoseDataset
 from posekit.data.transforms import WholeImageAffine, apply_affine, flip_keypoints, warp_image
 from posekit.engine.distributed import predict_whole_images
-from posekit.engine.split import ValSplitTask, load_split
+from posekit.engine.split import load_split
+from posekit.engine.task import Task
 from posekit.models import build_model
+from posekit.models.rtmo import RTMOInference
 from posekit.models.rtmo_criterion import RTMOCriterion
+from posekit.pipelines.detectors import Detector
 from posekit.pipelines.onestage import LETTERBOX_PAD, OneStage
 from posekit.skeletons import Skeleton, get_skeleton
 
@@ -149,11 +152,11 @@ def collate_onestage(items: list[dict]) -> dict:
             "areas": [it["areas"] for it in items]}
 
 
-class OneStageTask(ValSplitTask):
+class OneStageTask(Task):
     """RTMO-style one-stage models: people from whole images, no boxes needed."""
 
     paradigm = "onestage"
-    needs_detector = False
+    needs_detector = False  # the network is its own detector
 
     def __init__(self, cfg: ExperimentConfig) -> None:
         self.cfg = cfg
@@ -163,12 +166,15 @@ class OneStageTask(ValSplitTask):
         if self.skeleton.sigmas is None:
             raise ValueError(f"skeleton {self.skeleton.name} has no OKS sigmas (needed by the "
                              "one-stage losses and assignment)")
-        self.collate_fn = collate_onestage
         o = cfg.onestage
         self.criterion = RTMOCriterion(
             torch.tensor(self.skeleton.sigmas, dtype=torch.float32),
             loss_weights=o.loss_weights, stage2_loss_weights=o.stage2_loss_weights,
             stage2_epoch=o.stage2_epoch, overlaps_power=o.overlaps_power)
+
+    def collate_fn(self, items: list[dict]) -> dict:
+        """Images stacked, people kept per image (`collate_onestage`)."""
+        return collate_onestage(items)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the loss phase: the second (proxy_target_cc) from ``onestage.stage2_epoch``."""
@@ -196,8 +202,6 @@ class OneStageTask(ValSplitTask):
     def inference_model(self, model: nn.Module) -> nn.Module:
         """(B, 3, H, W) raw-pixel letterboxed images → dense (scores, boxes, keypoints, keypoint
         scores) in input pixels (`posekit.models.rtmo.RTMOInference`, eval mode)."""
-        from posekit.models.rtmo import RTMOInference
-
         return RTMOInference(model).eval()
 
     def example_input(self, batch: int = 1) -> Tensor:
@@ -205,23 +209,23 @@ class OneStageTask(ValSplitTask):
         g = torch.Generator().manual_seed(0)
         return torch.rand(batch, 3, h, w, generator=g) * 255
 
-    def pipeline(self, model: nn.Module | Callable[[Tensor], tuple[Tensor, ...]],
+    def pipeline(self, network: Callable[[Tensor], tuple[Tensor, ...]],
                  device: torch.device | str = "cpu", flip_test: bool | None = None,
-                 detector: Callable | None = None) -> OneStage:
-        """The one-stage pipeline around an RTMO module (wrapped in `inference_model`) or a
-        callable with its outputs (an onnxruntime runner). ``flip_test`` is not supported."""
+                 detector: Detector | None = None) -> OneStage:
+        """The one-stage pipeline around ``network``: the :meth:`inference_model` of an RTMO
+        model or an onnxruntime runner of its export. ``flip_test`` is not supported and
+        ``detector`` is not used."""
         if flip_test:
             raise ValueError("the one-stage pipeline has no flip test")
-        network = self.inference_model(model) if isinstance(model, nn.Module) and hasattr(
-            model, "dcc") else model
         t = self.cfg.test
         return OneStage(network, tuple(self.cfg.codec.input_size),
                         score_thresh=t.det_score_thresh, nms_thresh=t.nms_thresh, device=device)
 
     def predict(self, model: nn.Module, coco: CocoPoseDataset, device: torch.device | str = "cpu",
-                *, detections: str | None = None, flip_test: bool | None = None,
+                *, detector: Detector | None = None, flip_test: bool | None = None,
                 max_images: int = 0) -> list[dict]:
         """COCO results of the first ``max_images`` images (all when 0); no boxes are used."""
-        if detections:
-            raise ValueError("a one-stage model finds its own people; detections= is not used")
-        return predict_whole_images(self.pipeline(model, device), coco, max_images)
+        if detector is not None:
+            raise ValueError("a one-stage model finds its own people; detector= is not used")
+        pipe = self.pipeline(self.inference_model(model), device)
+        return predict_whole_images(pipe, coco, max_images)

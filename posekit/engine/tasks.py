@@ -1,215 +1,33 @@
-"""What the engine needs to know about a paradigm: its model, data, loss and evaluation.
+"""The one table from ``model.task`` names to task classes, and :func:`build_task`.
 
-The training loop (:mod:`posekit.engine.train`) is paradigm-agnostic; a task turns a config into
-a model, a training dataset, a loss on a batch and a COCO evaluation. ``TASKS`` is the one table
-from ``model.task`` names to task classes (bottom-up and one-stage add rows).
+Each task lives in its own module (`posekit.engine.task.Task` is their interface): top-down
+(`topdown_task`, with its ViTPose variants `distill` and `multidataset`), bottom-up
+(`bottomup_task`) and one-stage (`onestage_task`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import torch
-from torch import Tensor, nn
-from torch.utils.data import Dataset
-
-from posekit.codecs.heatmap import HeatmapCodec
 from posekit.config import ExperimentConfig
-from posekit.data.coco import CocoPoseDataset
-from posekit.data.topdown import TopDownDataset
-from posekit.data.transforms import TopDownAugment
-from posekit.engine.distributed import all_gather_objects, get_rank, get_world_size
-from posekit.engine.split import ValSplitTask, load_split
-from posekit.losses import KeypointMSELoss, MultiStageLoss, OHKMLoss
-from posekit.models import build_model
-from posekit.pipelines.detectors import DetectionFile, GroundTruthBoxes, person_boxes
-from posekit.pipelines.topdown import TopDown
-from posekit.skeletons import get_skeleton
+from posekit.engine.bottomup_task import BottomUpTask
+from posekit.engine.distill import DistillTask
+from posekit.engine.multidataset import MultiDatasetTask
+from posekit.engine.onestage_task import OneStageTask
+from posekit.engine.task import Task
+from posekit.engine.topdown_task import TopDownTask
 
-__all__ = ["TopDownTask", "LastStage", "TASKS", "build_task", "load_split"]
+__all__ = ["TASKS", "build_task"]
 
-
-class LastStage(nn.Module):
-    """Inference view of a pose model: the output the pipeline decodes, as plain tensors.
-
-    Multi-stage models (CPM, Hourglass, OpenPose) return a list of stage outputs for intermediate
-    supervision; inference, ONNX export and the onnxruntime runner use only the last one.
-    """
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, images: Tensor) -> Tensor:
-        out = self.model(images)
-        return out[-1] if isinstance(out, list | tuple) else out
-
-from posekit.engine.bottomup_task import BottomUpTask  # noqa: E402
+TASKS: dict[str, type[Task]] = {
+    "topdown": TopDownTask,
+    "topdown_distill": DistillTask,
+    "topdown_multi": MultiDatasetTask,
+    "onestage": OneStageTask,
+    "bottomup": BottomUpTask,
+}
 
 
-class TopDownTask(ValSplitTask):
-    """Single-person heatmap models on person crops (SimpleBaseline, CPM, Hourglass, CPN,
-    ViTPose)."""
-
-    paradigm = "topdown"
-    needs_detector = True  # pipeline(..., detector=) takes the person boxes source
-
-    def __init__(self, cfg: ExperimentConfig) -> None:
-        self.cfg = cfg
-        self.skeleton = get_skeleton(cfg.data.skeleton)
-        c = cfg.codec
-        if c.kind != "heatmap":
-            raise ValueError(f"codec.kind {c.kind!r} is not a top-down heatmap codec")
-        self.codec = HeatmapCodec(
-            tuple(c.input_size), tuple(c.heatmap_size), c.sigma, refine=c.refine, udp=c.udp,
-            unbiased_encoding=c.unbiased_encoding, background=c.background,
-        )
-        base = {"mse": KeypointMSELoss(use_target_weight=True),
-                "ohkm": OHKMLoss(topk=cfg.model.ohkm_topk, use_target_weight=True)}
-        if cfg.model.loss not in base:
-            raise ValueError(f"model.loss must be one of {sorted(base)}, got {cfg.model.loss!r}")
-        self.loss_fn = MultiStageLoss(base[cfg.model.loss],
-                                      weights=cfg.model.stage_weights or None)
-        # CPN's GlobalNet: one codec per extra output level, its own σ, plain L2 (talk §9–11)
-        self.level_codecs = [
-            HeatmapCodec(tuple(c.input_size), tuple(c.heatmap_size), s, refine=c.refine,
-                         udp=c.udp, unbiased_encoding=c.unbiased_encoding)
-            for s in c.level_sigmas
-        ]
-        self.level_loss = KeypointMSELoss(use_target_weight=True)
-
-    def build_model(self) -> nn.Module:
-        model = build_model(
-            self.cfg.model.name, num_keypoints=self.skeleton.num_keypoints, **self.cfg.model.kwargs
-        )
-        if self.cfg.model.init_checkpoint:
-            from posekit.engine.mae import load_init_checkpoint
-
-            load_init_checkpoint(model, self.cfg.model.init_checkpoint)
-        return model
-
-    def augment(self) -> TopDownAugment:
-        a = self.cfg.augment
-        return TopDownAugment(
-            flip_prob=a.flip_prob, half_body_prob=a.half_body_prob,
-            scale_range=tuple(a.scale_range),
-            rotate_factor=a.rotate_factor, rotate_prob=a.rotate_prob, shift_factor=a.shift_factor,
-            color_jitter=a.color_jitter, udp=self.cfg.codec.udp,
-        )
-
-    def train_dataset(self) -> Dataset:
-        return TopDownDataset(
-            load_split(self.cfg, "train"), tuple(self.cfg.codec.input_size), self.augment(),
-            train=True, seed=self.cfg.train.seed, min_keypoints=self.cfg.data.min_keypoints,
-        )
-
-    def loss(
-        self, model: nn.Module, batch: dict[str, Tensor], device: torch.device
-    ) -> dict[str, Tensor]:
-        """Heatmap loss of one batch; the codec encodes targets from crop-space keypoints."""
-        keypoints = batch["keypoints"][:, None]  # (B, 1 person, K, 3)
-        targets = self.codec.encode(keypoints)
-        output = model(batch["image"].to(device, non_blocking=True))
-        if not self.level_codecs:
-            loss = self.loss_fn(output, targets.heatmaps.to(device), targets.weights.to(device))
-            return {"loss": loss}
-        outputs = list(output) if isinstance(output, list | tuple) else [output]
-        if len(outputs) != len(self.level_codecs) + 1:
-            raise ValueError(
-                f"codec.level_sigmas has {len(self.level_codecs)} entries but the model returns "
-                f"{len(outputs)} outputs (need one more than level_sigmas: the last uses sigma)"
-            )
-        visible = (keypoints[..., 2] >= 2).to(keypoints.dtype)  # CPN: global loss on v = 2 only
-        level = outputs[0].new_zeros(())
-        for codec, out in zip(self.level_codecs, outputs[:-1], strict=True):
-            t = codec.encode(keypoints)
-            w = (t.weights * visible[:, 0]).to(device)
-            level = level + self.level_loss(out, t.heatmaps.to(device), w)
-        final = self.loss_fn(outputs[-1], targets.heatmaps.to(device), targets.weights.to(device))
-        return {"loss": level + final, "loss_levels": level.detach(),
-                "loss_final": final.detach()}
-
-    def check_model(self, model: nn.Module) -> None:
-        """The model's heatmaps must have codec.heatmap_size: one forward of the example input
-        names the config fields (an input size the backbone's stride does not divide) before a
-        run folder is written, instead of a loss shape error at the first batch."""
-        device = next(model.parameters()).device
-        was_training = model.training
-        with torch.no_grad():
-            heatmaps = self.inference_model(model)(self.example_input(1).to(device))
-        model.train(was_training)
-        w, h = self.cfg.codec.heatmap_size
-        if tuple(heatmaps.shape[-2:]) != (h, w):
-            raise ValueError(
-                f"{self.cfg.model.name} outputs {heatmaps.shape[-2]}x{heatmaps.shape[-1]} (h x w) "
-                f"heatmaps for codec.input_size {list(self.cfg.codec.input_size)} (w, h), but "
-                f"codec.heatmap_size is {list(self.cfg.codec.heatmap_size)} (w, h): set it to "
-                f"match, or use an input size the model's stride divides"
-            )
-
-    def inference_model(self, model: nn.Module) -> nn.Module:
-        """What export and the pipeline run: (B, 3, H, W) normalised crops → (B, K, h, w)
-        heatmaps of the last stage (eval mode)."""
-        return LastStage(model).eval()
-
-    def example_input(self, batch: int = 1) -> Tensor:
-        """A (batch, 3, H, W) normalised-crop-shaped input (seeded noise) for export and bench."""
-        w, h = self.cfg.codec.input_size
-        return torch.randn(batch, 3, h, w, generator=torch.Generator().manual_seed(0))
-
-    def pipeline(self, model: nn.Module | Callable[[Tensor], Tensor],
-                 device: torch.device | str = "cpu", flip_test: bool | None = None,
-                 detector: Callable | None = None) -> TopDown:
-        """The inference pipeline around ``model``: an ``nn.Module`` (a list output is reduced to
-        its last stage) or any callable crops → heatmaps, e.g. an onnxruntime runner."""
-        t = self.cfg.test
-        return TopDown(
-            model, self.codec, self.skeleton, detector=detector,
-            flip_test=t.flip_test if flip_test is None else flip_test,
-            shift_heatmap=t.shift_heatmap, kpt_score_thresh=t.kpt_score_thresh,
-            nms_thresh=t.nms_thresh, batch_size=self.cfg.data.val_batch_size, device=device,
-        )
-
-    def predict(
-        self, model: nn.Module, coco: CocoPoseDataset, device: torch.device | str = "cpu", *,
-        detections: str | None = None, flip_test: bool | None = None,
-        max_images: int = 0,
-    ) -> list[dict]:
-        """COCO results for a dataset (its first ``max_images`` images when > 0); crops are
-        sharded over DDP ranks and gathered on all."""
-        detector = (DetectionFile(detections, coco, score_thresh=self.cfg.test.det_score_thresh)
-                    if detections else GroundTruthBoxes(coco))
-        boxes = person_boxes(coco, detector)
-        if max_images > 0:
-            boxes = [b for b in boxes if b.record_index < max_images]
-        dataset = TopDownDataset(coco, tuple(self.cfg.codec.input_size), self.augment(),
-                                 train=False, boxes=boxes)
-        pipe = self.pipeline(model, device, flip_test)
-        mine = range(get_rank(), len(dataset), get_world_size())
-        preds = pipe.predict_crops(dataset, num_workers=self.cfg.data.workers, indices=mine)
-        gathered = [p for part in all_gather_objects(preds) for p in part]
-        return pipe.to_coco_results(gathered)
-
-
-def _topdown_distill(cfg: ExperimentConfig) -> TopDownTask:
-    from posekit.engine.distill import DistillTask  # imports this module
-
-    return DistillTask(cfg)
-
-
-def _topdown_multi(cfg: ExperimentConfig) -> TopDownTask:
-    from posekit.engine.multidataset import MultiDatasetTask  # imports this module
-
-    return MultiDatasetTask(cfg)
-
-
-from posekit.engine.onestage_task import OneStageTask  # noqa: E402
-
-TASKS = {"topdown": TopDownTask, "topdown_distill": _topdown_distill,
-         "topdown_multi": _topdown_multi, "onestage": OneStageTask, "bottomup": BottomUpTask}
-
-
-def build_task(cfg: ExperimentConfig) -> TopDownTask | OneStageTask | BottomUpTask:
+def build_task(cfg: ExperimentConfig) -> Task:
+    """The task of ``cfg.model.task``; ValueError naming the known tasks otherwise."""
     if cfg.model.task not in TASKS:
         raise ValueError(f"model.task must be one of {sorted(TASKS)}, got {cfg.model.task!r}")
     return TASKS[cfg.model.task](cfg)

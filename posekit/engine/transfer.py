@@ -26,7 +26,7 @@ from posekit.data.coco import CocoPoseDataset
 from posekit.data.mpii import mpii_to_coco
 from posekit.data.topdown import TopDownDataset, ground_truth_boxes
 from posekit.data.transforms import crop_to_image
-from posekit.engine.tasks import TopDownTask
+from posekit.engine.topdown_task import TopDownTask
 from posekit.evaluation import evaluate_coco
 from posekit.evaluation.baselines import MeanPose
 from posekit.evaluation.pck import pck_bbox
@@ -117,7 +117,7 @@ def score_dataset(task: TopDownTask, model: nn.Module, coco: CocoPoseDataset, na
     boxes = ground_truth_boxes(coco)
     crops = TopDownDataset(coco, tuple(task.cfg.codec.input_size), task.augment(), train=False,
                            boxes=boxes)
-    pipe = task.pipeline(model, "cpu", flip_test)
+    pipe = task.pipeline(task.inference_model(model), "cpu", flip_test)
     preds = pipe.predict_crops(crops)  # in the order of ``boxes``
     model_skel = task.skeleton
     hits, total = _score(coco, boxes, np.stack([p.keypoints for p in preds]), model_skel, name,
@@ -137,7 +137,7 @@ def score_mean_pose(mean_pose: MeanPose, coco: CocoPoseDataset, name: str, *,
     boxes = ground_truth_boxes(coco)
     pred = []
     for b in boxes:
-        center, scale = mean_pose._crop_frame(b.bbox)
+        center, scale = mean_pose._crop_frame(b.box)
         xy = crop_to_image(mean_pose.mean_xy, center, scale, 0.0, mean_pose.input_size)
         pred.append(np.concatenate([xy, mean_pose.frequency[:, None]], axis=1))
     hits, total = _score(coco, boxes, np.stack(pred).astype(np.float32), COCO17, name, alpha)

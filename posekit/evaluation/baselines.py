@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from posekit.data.coco import CocoPoseDataset
-from posekit.data.topdown import PersonBox, ground_truth_boxes
+from posekit.data.topdown import PersonCrop, box_xywh, ground_truth_boxes
 from posekit.data.transforms import (
     apply_affine,
     box_to_center_scale,
@@ -36,10 +36,10 @@ class MeanPose:
         self.mean_xy: np.ndarray | None = None  # (K, 2) crop pixels
         self.frequency: np.ndarray | None = None  # (K,) fraction of people with the point labelled
 
-    def _crop_frame(self, bbox: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
-        """Centre and aspect-fixed scale of a box's crop, exactly as the models' test-time crop
-        (padding 1.25, no rotation); only the geometry, no pixels are warped."""
-        center, scale = box_to_center_scale(bbox)
+    def _crop_frame(self, box: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+        """Centre and aspect-fixed scale of an (x1, y1, x2, y2) box's crop, exactly as the models'
+        test-time crop (padding 1.25, no rotation); only the geometry, no pixels are warped."""
+        center, scale = box_to_center_scale(box_xywh(box))
         return center, fix_aspect_ratio(scale, self.input_size[0] / self.input_size[1])
 
     def fit(self, coco: CocoPoseDataset) -> MeanPose:
@@ -48,7 +48,7 @@ class MeanPose:
         total, count, people = np.zeros((k, 2)), np.zeros(k), 0
         for item in ground_truth_boxes(coco):
             person = coco.records[item.record_index].people[item.person_index]
-            center, scale = self._crop_frame(item.bbox)
+            center, scale = self._crop_frame(item.box)
             to_crop = get_affine_matrix(center, scale, 0.0, self.input_size)
             labelled = person.keypoints[:, 2] > 0
             total[labelled] += apply_affine(person.keypoints[labelled, :2], to_crop)
@@ -60,7 +60,7 @@ class MeanPose:
         self.frequency = count / people
         return self
 
-    def predict(self, coco: CocoPoseDataset, boxes: list[PersonBox] | None = None) -> list[dict]:
+    def predict(self, coco: CocoPoseDataset, boxes: list[PersonCrop] | None = None) -> list[dict]:
         """COCO results: the mean pose in every box (default: ground-truth boxes)."""
         if self.mean_xy is None or self.frequency is None:
             raise ValueError("MeanPose.predict called before fit")
@@ -68,11 +68,11 @@ class MeanPose:
         by_image: dict[int, list[CropPrediction]] = {}
         for item in boxes:
             record = coco.records[item.record_index]
-            center, scale = self._crop_frame(item.bbox)
+            center, scale = self._crop_frame(item.box)
             xy = crop_to_image(self.mean_xy, center, scale, 0.0, self.input_size)
             kpts = np.concatenate([xy, self.frequency[:, None]], axis=1).astype(np.float32)
             by_image.setdefault(record.image_id, []).append(
-                CropPrediction(record.image_id, kpts, np.asarray(item.bbox, np.float32), item.score)
+                CropPrediction(record.image_id, kpts, np.asarray(item.box), item.score)
             )
         return [r for image_id, preds in sorted(by_image.items())
                 for r in assemble_people(preds, coco.skeleton).to_coco(image_id)]

@@ -34,6 +34,7 @@ from torch import Tensor
 
 from posekit.config import ExperimentConfig, config_to_dict, load_config
 from posekit.engine.checkpoint import save_checkpoint
+from posekit.engine.tasks import build_task
 from posekit.models.cpm import remap_cpm_state_dict
 from posekit.models.openpose import remap_openpose_cmu_state_dict
 from posekit.models.rtmo import remap_rtmo_state_dict
@@ -110,8 +111,6 @@ def convert_state_dict(source: dict[str, Tensor], cfg: ExperimentConfig,
     Raises:
         ValueError: no converter for the model, or unmatched keys / shape mismatches (listed).
     """
-    from posekit.engine.tasks import build_task
-
     name = cfg.model.name
     if name not in CONVERTERS:
         raise ValueError(f"no converter for model {name!r}; models with one: "

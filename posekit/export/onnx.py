@@ -29,6 +29,8 @@ import torch
 from torch import Tensor, nn
 
 from posekit.config import ExperimentConfig, config_from_dict, config_to_dict
+from posekit.engine.loading import load_trained
+from posekit.engine.task import Task
 
 __all__ = [
     "export_onnx", "export_checkpoint", "export_cli", "OnnxRunner", "read_metadata",
@@ -54,13 +56,13 @@ def _metadata(cfg: ExperimentConfig, batch: int | str) -> dict[str, str]:
 
 
 def export_onnx(
-    cfg: ExperimentConfig, model: nn.Module, out: str | Path, *, opset: int = 18,
+    task: Task, model: nn.Module, out: str | Path, *, opset: int = 18,
     batch: int | str = "dynamic", check: bool = True,
 ) -> Path:
     """Export ``task.inference_model(model)`` to ``out`` and check it with ``onnx.checker``.
 
     Args:
-        cfg: the model's resolved config (its task gives the inference module and input shape).
+        task: the model's task (its config, inference module and input shape).
         model: the trained (or randomly initialised) pose model.
         out: destination ``.onnx`` path.
         opset: ONNX opset version (the dynamo exporter supports 18 and above).
@@ -68,13 +70,10 @@ def export_onnx(
     """
     import onnx
 
-    from posekit.engine.tasks import build_task
-
     if batch != "dynamic" and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
         raise ValueError(f"batch must be 'dynamic' or a positive int, got {batch!r}")
     if not isinstance(opset, int) or opset < 18:
         raise ValueError(f"opset must be an int >= 18 (dynamo exporter), got {opset!r}")
-    task = build_task(cfg)
     net = task.inference_model(model).eval()
     example = task.example_input(2 if batch == "dynamic" else batch)
     with torch.inference_mode():
@@ -101,7 +100,7 @@ def export_onnx(
         quiet.setLevel(level)
     proto = onnx.load(str(out))
     del proto.metadata_props[:]
-    for key, value in _metadata(cfg, batch).items():
+    for key, value in _metadata(task.cfg, batch).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = METADATA_PREFIX + key, value
     onnx.save(proto, str(out))
@@ -113,10 +112,8 @@ def export_onnx(
 def export_checkpoint(checkpoint: str | Path, out: str | Path, *, opset: int = 18,
                       batch: int | str = "dynamic") -> Path:
     """Export a posekit checkpoint (EMA weights when present, as eval uses)."""
-    from posekit.engine.evaluate import load_trained
-
-    cfg, model = load_trained(checkpoint)
-    return export_onnx(cfg, model, out, opset=opset, batch=batch)
+    trained = load_trained(checkpoint)
+    return export_onnx(trained.task, trained.model, out, opset=opset, batch=batch)
 
 
 def _parse_batch(text: str) -> int | str:

@@ -28,21 +28,9 @@ from posekit.grouping import GroupingConfig, group_people
 from posekit.skeletons import OPENPOSE18, Skeleton
 from posekit.structures import PoseInstances
 
-__all__ = ["BottomUp", "LastStage", "flip_maps", "paf_flip_table", "preprocess_image"]
+__all__ = ["BottomUp", "flip_maps", "paf_flip_table", "preprocess_image"]
 
 PREPROCESS = ("cmu", "imagenet")
-
-
-class LastStage(nn.Module):
-    """Wraps an OpenPose model: ``forward(x) -> (heatmaps, pafs)`` of the last stages only."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        pafs, heatmaps = self.model(images)
-        return heatmaps[-1], pafs[-1]
 
 
 def preprocess_image(image: np.ndarray, mode: str) -> Tensor:
@@ -92,8 +80,8 @@ class BottomUp:
     """Multi-person pose from one network pass and PAF grouping.
 
     Args:
-        network: callable (B, 3, H, W) → (heatmaps, pafs) at 1/stride (e.g. :class:`LastStage`
-            of a model, or an onnxruntime runner returning torch tensors).
+        network: callable (B, 3, H, W) → (heatmaps, pafs) of the last stage at 1/stride (a
+            task's ``inference_model``, or an onnxruntime runner returning torch tensors).
         skeleton: part set of the maps (OpenPose-18, CMU channel order).
         input_height: network input height at scale 1 (width follows the aspect ratio).
         stride: network output stride.

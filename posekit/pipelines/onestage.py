@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 from torch import Tensor
 
-from posekit.data.topdown import PersonBox
 from posekit.pipelines.nms import box_nms
 from posekit.structures import Keypoints, PoseInstances
 
-__all__ = ["LETTERBOX_PAD", "OneStage", "RTMODetector", "letterbox"]
+__all__ = ["LETTERBOX_PAD", "OneStage", "letterbox"]
 
 LETTERBOX_PAD = 114  # grey padding value (YOLO / MMPose RTMO convention)
 
@@ -93,37 +91,3 @@ class OneStage:
         t3 = time.perf_counter()
         self.timing = {"preprocess": t1 - t0, "network": t2 - t1, "decode": t3 - t2}
         return people
-
-
-class RTMODetector:
-    """A top-down :class:`~posekit.pipelines.detectors.Detector` from a one-stage model: its
-    people's boxes (x, y, w, h, score) in image pixels.
-
-    Build it from a one-stage pipeline, or from a checkpoint path with :meth:`from_checkpoint`.
-    """
-
-    def __init__(self, pipeline: OneStage, score_thresh: float = 0.0) -> None:
-        self.pipeline = pipeline
-        self.score_thresh = score_thresh
-
-    @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "cpu", score_thresh: float = 0.0
-                        ) -> RTMODetector:
-        from posekit.engine.evaluate import load_trained
-        from posekit.engine.tasks import build_task
-
-        cfg, model = load_trained(path)
-        if cfg.model.task != "onestage":
-            raise ValueError(f"{path}: detector checkpoint must be a one-stage model, its "
-                             f"model.task is {cfg.model.task!r}")
-        pipe = build_task(cfg).pipeline(model.to(device), device)
-        return cls(pipe, score_thresh)
-
-    def __call__(self, image: np.ndarray, image_id: int | None = None) -> list[PersonBox]:
-        people = self.pipeline(image, image_id)
-        out = []
-        for (x1, y1, x2, y2), s in zip(people.boxes.tolist(), people.scores.tolist(),
-                                       strict=True):
-            if s >= self.score_thresh:
-                out.append(PersonBox(-1, (x1, y1, x2 - x1, y2 - y1), float(s)))
-        return out

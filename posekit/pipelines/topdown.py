@@ -19,12 +19,12 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from posekit.codecs.heatmap import HeatmapCodec
-from posekit.data.topdown import PersonBox, TopDownDataset, image_to_tensor
+from posekit.data.topdown import TopDownDataset, box_xywh, image_to_tensor
 from posekit.data.transforms import TopDownAugment, crop_to_image, upper_lower_ids
-from posekit.pipelines.detectors import Detector
+from posekit.pipelines.detectors import Detector, PersonBox
 from posekit.pipelines.nms import oks_nms
 from posekit.skeletons import Skeleton
-from posekit.structures import Keypoints, PoseInstances, xywh_to_xyxy
+from posekit.structures import Keypoints, PoseInstances
 
 __all__ = ["TopDown", "CropPrediction", "flip_heatmaps", "assemble_people"]
 
@@ -48,7 +48,7 @@ class CropPrediction:
 
     image_id: int
     keypoints: np.ndarray  # (K, 3) x, y, score
-    bbox: np.ndarray  # (4,) x, y, w, h
+    bbox: np.ndarray  # (4,) x1, y1, x2, y2
     box_score: float
 
 
@@ -64,17 +64,17 @@ def assemble_people(
     if not preds:
         return PoseInstances.empty(skeleton.num_keypoints)
     kpts = np.stack([p.keypoints for p in preds])  # (N, K, 3)
-    boxes = np.stack([p.bbox for p in preds]).astype(np.float32)  # (N, 4) xywh
+    boxes = np.stack([p.bbox for p in preds])  # (N, 4) x1, y1, x2, y2
     box_scores = np.array([p.box_score for p in preds], dtype=np.float32)
     valid = kpts[:, :, 2] > kpt_score_thresh
     mean_conf = np.where(valid, kpts[:, :, 2], 0).sum(1) / np.maximum(valid.sum(1), 1)
     scores = (box_scores * mean_conf).astype(np.float32)
     if nms_thresh < 1.0 and len(preds) > 1:
-        areas = boxes[:, 2] * boxes[:, 3]
+        areas = ((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])).astype(np.float32)
         keep = oks_nms(kpts, scores, areas, skeleton.oks_sigmas(), nms_thresh)
         kpts, boxes, scores = kpts[keep], boxes[keep], scores[keep]
     return PoseInstances(
-        xywh_to_xyxy(torch.from_numpy(boxes)), Keypoints(torch.from_numpy(kpts)),
+        torch.from_numpy(boxes.astype(np.float32)), Keypoints(torch.from_numpy(kpts)),
         torch.from_numpy(scores),
     )
 
@@ -87,8 +87,8 @@ class TopDown:
     ``decode`` (heatmaps → image pixels, rescoring, NMS).
 
     Args:
-        model: maps (B, 3, H, W) crops to (B, K, h, w) heatmaps (or a list of stages: last is
-            used). Any callable of a tensor works (an ``nn.Module``, an onnxruntime runner).
+        model: maps (B, 3, H, W) crops to (B, K, h, w) heatmaps of the final stage (a task's
+            ``inference_model``); any callable of a tensor works (an onnxruntime runner).
         codec: decodes heatmaps to crop pixels; its input size is the crop size.
         skeleton: keypoint set (flip pairs for flip test, sigmas for OKS NMS).
         detector: person boxes for :meth:`__call__` on raw images.
@@ -132,10 +132,8 @@ class TopDown:
     def heatmaps(self, images: Tensor) -> Tensor:
         """(B, 3, H, W) normalised crops → (B, K, h, w) heatmaps (flip-averaged if enabled)."""
         out = self.model(images.to(self.device))
-        out = out[-1] if isinstance(out, list | tuple) else out
         if self.flip_test:
             flipped = self.model(images.flip(-1).to(self.device))
-            flipped = flipped[-1] if isinstance(flipped, list | tuple) else flipped
             out = (out + flip_heatmaps(flipped, self.skeleton.flip_indices, self.shift_heatmap)) / 2
         return out.float().cpu()
 
@@ -156,7 +154,7 @@ class TopDown:
             preds.append(CropPrediction(
                 int(batch["image_id"][i]),
                 np.concatenate([img_xy, scores[i][:, None]], axis=1).astype(np.float32),
-                batch["bbox"][i].numpy(), float(batch["box_score"][i]),
+                batch["box"][i].numpy(), float(batch["box_score"][i]),
             ))
         return preds
 
@@ -203,7 +201,7 @@ class TopDown:
         crops, metas = [], []
         for box in boxes:
             sample = self.augment(
-                image, np.zeros((k, 3), np.float32), np.asarray(box.bbox, np.float32),
+                image, np.zeros((k, 3), np.float32), np.asarray(box_xywh(box.box), np.float32),
                 input_size=self.input_size, flip_indices=self.skeleton.flip_indices,
                 upper_ids=self.upper_ids, lower_ids=self.lower_ids,
                 rng=np.random.default_rng(0), train=False,
@@ -221,7 +219,7 @@ class TopDown:
                 "scale": torch.tensor(np.stack([m.scale for m in metas[chunk]])),
                 "rotation": torch.tensor([float(m.rotation) for m in metas[chunk]]),
                 "image_id": torch.full((len(crops[chunk]),), -1 if image_id is None else image_id),
-                "bbox": torch.tensor([b.bbox for b in boxes[chunk]]),
+                "box": torch.tensor([b.box for b in boxes[chunk]], dtype=torch.float64),
                 "box_score": torch.tensor([b.score for b in boxes[chunk]]),
             }
             middle = time.perf_counter()

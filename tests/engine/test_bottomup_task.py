@@ -67,6 +67,6 @@ def test_loss_falls_and_evaluate_runs():
     net = task.inference_model(model)
     hm, paf = net(task.example_input(2))
     assert hm.shape == (2, 19, 16, 16) and paf.shape == (2, 38, 16, 16)
-    pipe = task.pipeline(model)
+    pipe = task.pipeline(net)
     pipe(np.zeros((100, 140, 3), np.uint8))
     assert {"preprocess", "network", "grouping"} <= set(pipe.timing)

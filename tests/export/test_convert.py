@@ -17,7 +17,7 @@ from write_mmpose_standin import write_mmpose_checkpoint
 
 from posekit.cli import main
 from posekit.config import load_config
-from posekit.engine.evaluate import load_trained
+from posekit.engine.loading import load_trained
 from posekit.export.convert import convert_checkpoint, convert_state_dict, load_foreign_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -40,7 +40,7 @@ def test_converted_res50_reproduces_mmpose_heatmaps(tmp_path, numpy1_names):
     out = tmp_path / "sb_res50.pt"
     assert main(["convert", str(src), "--config", str(config_for(PARITY_MODEL)),
                  "--out", str(out)]) == 0
-    _, model = load_trained(out)  # what eval / infer / export load
+    model = load_trained(out).model  # what eval / infer / export load
     x = parity_input()
     assert np.allclose(x.numpy(), golden["input"])
     with torch.no_grad():

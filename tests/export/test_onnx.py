@@ -16,7 +16,7 @@ from product_helpers import (
 from posekit import PoseEstimator
 from posekit.cli import main
 from posekit.config import config_to_dict
-from posekit.engine.evaluate import load_trained
+from posekit.engine.loading import load_trained
 from posekit.engine.tasks import build_task
 from posekit.export.onnx import OnnxRunner, config_from_onnx, export_onnx, read_metadata
 
@@ -47,9 +47,9 @@ def test_file_passes_checker_and_stores_what_inference_needs(exported):
 
 @pytest.mark.parametrize("batch", [1, 3, 7])
 def test_raw_outputs_match_eager(exported, batch):
-    cfg, ckpt, path = exported
-    _, model = load_trained(ckpt)
-    task = build_task(cfg)
+    _, ckpt, path = exported
+    trained = load_trained(ckpt)
+    task, model = trained.task, trained.model
     x = torch.randn(batch, 3, 128, 96, generator=torch.Generator().manual_seed(batch))
     with torch.no_grad():
         eager = task.inference_model(model)(x)
@@ -63,7 +63,7 @@ def test_raw_outputs_match_eager(exported, batch):
 def test_decoded_people_match_eager(exported):
     """Same pipeline code on both runtimes: several boxes (one batch), flip test on."""
     _, ckpt, path = exported
-    boxes = np.array([[0, 0, 96, 128], [10, 20, 40, 60], [30, 5, 50, 100]], np.float64)
+    boxes = np.array([[0, 0, 96, 128], [10, 20, 50, 80], [30, 5, 80, 105]], np.float64)
     eager = PoseEstimator.from_checkpoint(ckpt, detector=lambda im: boxes)
     ort = PoseEstimator.from_checkpoint(path, detector=lambda im: boxes)
     assert ort.runtime == "onnxruntime" and eager.runtime == "torch"
@@ -78,14 +78,14 @@ def test_decoded_people_match_eager(exported):
 
 
 def test_fixed_batch_export_runs_any_number_of_crops(exported, tmp_path):
-    cfg, ckpt, _ = exported
-    _, model = load_trained(ckpt)
-    path = export_onnx(cfg, model, tmp_path / "b4.onnx", batch=4)
+    _, ckpt, _ = exported
+    trained = load_trained(ckpt)
+    path = export_onnx(trained.task, trained.model, tmp_path / "b4.onnx", batch=4)
     runner = OnnxRunner(path)
     assert runner.batch == 4 and read_metadata(path)["batch"] == "4"
     x = torch.randn(6, 3, 128, 96)  # one full chunk of 4 and one padded chunk of 2
     with torch.no_grad():
-        eager = build_task(cfg).inference_model(model)(x)
+        eager = trained.task.inference_model(trained.model)(x)
     assert (runner(x) - eager).abs().max() <= 1e-4
 
 
@@ -105,7 +105,7 @@ def test_multi_stage_models_export_their_last_stage(tiny_cfg, tmp_path):
     inner = task.build_model().eval()
     with torch.no_grad():
         inner.final_layer.bias.fill_(1.0)
-    path = export_onnx(tiny_cfg, TwoStage(inner), tmp_path / "two.onnx")
+    path = export_onnx(task, TwoStage(inner), tmp_path / "two.onnx")
     x = task.example_input(2)
     assert len(onnx.load(str(path)).graph.output) == 1
     with torch.no_grad():
@@ -115,7 +115,8 @@ def test_multi_stage_models_export_their_last_stage(tiny_cfg, tmp_path):
 def test_errors(exported, tmp_path):
     cfg, ckpt, _ = exported
     with pytest.raises(ValueError, match="batch must be"):
-        export_onnx(cfg, build_task(cfg).build_model(), tmp_path / "x.onnx", batch=0)
+        task = build_task(cfg)
+        export_onnx(task, task.build_model(), tmp_path / "x.onnx", batch=0)
     assert main(["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "y.onnx"),
                  "--batch", "many"]) == 2
     foreign = tmp_path / "foreign.onnx"

@@ -104,14 +104,14 @@ def test_posekit_convert_loads_an_mmpose_cpm_checkpoint(tmp_path):
     from write_mmpose_standin import write_mmpose_checkpoint
 
     from posekit.cli import main
-    from posekit.engine.evaluate import load_trained
+    from posekit.engine.loading import load_trained
 
     golden = np.load(FIXTURES / "mmpose_cpm.npz")
     src = write_mmpose_checkpoint(tmp_path / "td-hm_cpm.pth", seeded_state_dict(KEYS, WEIGHT_SEED))
     config = Path(__file__).resolve().parents[2] / "configs/cpm/cpm_6stage_coco_256x192.yaml"
     out = tmp_path / "cpm.pt"
     assert main(["convert", str(src), "--config", str(config), "--out", str(out)]) == 0
-    _, model = load_trained(out)
+    model = load_trained(out).model
     with torch.no_grad():
         last = model(parity_input())[-1]
     assert (last - torch.from_numpy(golden["stage5"])).abs().max() <= 1e-4

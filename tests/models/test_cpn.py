@@ -74,7 +74,7 @@ def test_ohkm_gradient_only_reaches_the_selected_keypoints():
 
 def test_global_loss_uses_visible_keypoints_only_and_levels_their_sigma():
     from posekit.config import ExperimentConfig, apply_overrides
-    from posekit.engine.tasks import TopDownTask
+    from posekit.engine.topdown_task import TopDownTask
 
     cfg = apply_overrides(ExperimentConfig(name="t"), [
         "model.name=cpn_tiny", "model.loss=ohkm", "codec.input_size=[96, 128]",
@@ -111,7 +111,7 @@ def test_global_loss_uses_visible_keypoints_only_and_levels_their_sigma():
 
 def test_level_count_mismatch_is_reported():
     from posekit.config import ExperimentConfig, apply_overrides
-    from posekit.engine.tasks import TopDownTask
+    from posekit.engine.topdown_task import TopDownTask
 
     cfg = apply_overrides(ExperimentConfig(name="t"), [
         "model.name=cpn_tiny", "codec.input_size=[96, 128]", "codec.heatmap_size=[24, 32]",

@@ -50,7 +50,7 @@ def test_onnx_export_matches_last_stage_and_people(family, tmp_path):
     cfg = apply_overrides(load_config(TINY[family]), ON_SAMPLE)
     task = build_task(cfg)
     model = randomize_(task.build_model()).eval()
-    path = export_onnx(cfg, model, tmp_path / f"{family}.onnx")
+    path = export_onnx(task, model, tmp_path / f"{family}.onnx")
     x = task.example_input(2)
     with torch.no_grad():
         last = model(x)[-1]

@@ -5,13 +5,14 @@ import onnxruntime as ort
 import torch
 
 from posekit.models import build_model
-from posekit.pipelines.bottomup import BottomUp, LastStage
+from posekit.models.stages import LastStage
+from posekit.pipelines.bottomup import BottomUp
 
 
 def test_onnx_export_parity_and_pipeline_runner(tmp_path):
     torch.manual_seed(0)
     model = build_model("openpose_light", paf_width=8, heatmap_width=8, num_blocks=1).eval()
-    net = LastStage(model).eval()
+    net = LastStage(model, order=(1, 0)).eval()  # OpenPose's (PAFs, heatmaps) → (heatmaps, PAFs)
     x = torch.randn(1, 3, 64, 96)
     path = tmp_path / "openpose.onnx"
     torch.onnx.export(net, (x,), str(path), input_names=["image"],

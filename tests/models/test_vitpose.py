@@ -285,8 +285,9 @@ def test_product_onnx_export_parity(tmp_path, attention):
         "model.kwargs={depth: 2, embed_dim: 32, num_heads: 2, deconv_channels: [16, 16], "
         f"attention: {attention}, window_size: [3, 4]}}"])
     torch.manual_seed(0)
-    model = build_task(cfg).build_model().eval()
-    path = export_onnx(cfg, model, tmp_path / "vitpose.onnx")
+    task = build_task(cfg)
+    model = task.build_model().eval()
+    path = export_onnx(task, model, tmp_path / "vitpose.onnx")
     x = torch.randn(3, 3, 128, 96)
     with torch.no_grad():
         ref = model(x)

@@ -1,4 +1,4 @@
-"""One-stage pipeline: letterbox, decoding to image pixels, the RTMO detector."""
+"""One-stage pipeline: letterbox, decoding to image pixels, its people as boxes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from posekit.pipelines.onestage import LETTERBOX_PAD, OneStage, RTMODetector, letterbox
+from posekit.pipelines.detectors import PeopleDetector
+from posekit.pipelines.onestage import LETTERBOX_PAD, OneStage, letterbox
 
 
 def test_letterbox_scale_and_padding():
@@ -40,10 +41,11 @@ def test_pipeline_returns_people_in_image_pixels():
     assert torch.allclose(people.keypoints.conf[0], torch.tensor([0.7, 0.7]))
     assert people.scores.tolist() == pytest.approx([0.9])
     assert set(pipe.timing) == {"preprocess", "network", "decode"}
-    # boxes as a top-down detector: COCO x, y, w, h
-    boxes = RTMODetector(pipe)(image)
-    assert len(boxes) == 1 and boxes[0].bbox == pytest.approx((50, 25, 50, 50))
-    assert RTMODetector(pipe, score_thresh=0.95)(image) == []
+    # its people's boxes as a top-down detector: x1, y1, x2, y2 and the person score
+    boxes = PeopleDetector(pipe)(image)
+    assert len(boxes) == 1 and boxes[0].box == pytest.approx((50, 25, 100, 75))
+    assert boxes[0].score == pytest.approx(0.9)
+    assert PeopleDetector(pipe, score_thresh=0.95)(image) == []
 
 
 def test_pipeline_rejects_non_bgr_uint8():

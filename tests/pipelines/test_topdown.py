@@ -8,11 +8,11 @@ from torch import nn
 
 from posekit.codecs.heatmap import HeatmapCodec
 from posekit.data.coco import CocoPoseDataset
-from posekit.data.topdown import PersonBox, TopDownDataset
+from posekit.data.topdown import TopDownDataset
 from posekit.data.transforms import TopDownAugment, crop_to_image
 from posekit.evaluation import evaluate_coco
 from posekit.evaluation.baselines import MeanPose
-from posekit.pipelines.detectors import DetectionFile, GroundTruthBoxes, person_boxes
+from posekit.pipelines.detectors import DetectionFile, GroundTruthBoxes, PersonBox, person_boxes
 from posekit.pipelines.topdown import CropPrediction, TopDown, assemble_people, flip_heatmaps
 from posekit.skeletons import COCO17
 
@@ -81,7 +81,7 @@ def test_assemble_rescoring_and_nms():
     far[:, 0] += 500
     people = assemble_people(
         [CropPrediction(1, k, box, 0.5), CropPrediction(1, dup, box, 0.4),
-         CropPrediction(1, far, box + [500, 0, 0, 0], 1.0)], COCO17,
+         CropPrediction(1, far, box + [500, 0, 500, 0], 1.0)], COCO17,
     )
     assert len(people) == 2
     np.testing.assert_allclose(sorted(people.scores.tolist()), [0.5 * 0.6, 1.0 * 0.6], rtol=1e-6)
@@ -106,10 +106,10 @@ def test_call_maps_crop_centre_to_box_centre(flip_test):
     codec = HeatmapCodec(INPUT, HEATMAP, 1.5, refine="dark", udp=True, unbiased_encoding=True)
     pipe = TopDown(_CentrePeak(), codec, COCO17, flip_test=flip_test, nms_thresh=1.0)
     image = np.zeros((300, 400, 3), np.uint8)
-    boxes = [PersonBox(-1, (50.0, 40.0, 80.0, 200.0), 0.9), PersonBox(-1, (250.0, 10, 60, 90), 0.8)]
+    boxes = [PersonBox((50.0, 40.0, 130.0, 240.0), 0.9), PersonBox((250.0, 10, 310, 100), 0.8)]
     people = pipe(image, boxes=boxes)
     assert len(people) == 2
-    centres = {(round(b.bbox[0] + b.bbox[2] / 2, 3), round(b.bbox[1] + b.bbox[3] / 2, 3))
+    centres = {(round((b.box[0] + b.box[2]) / 2, 3), round((b.box[1] + b.box[3]) / 2, 3))
                for b in boxes}
     for xy in people.keypoints.xy:
         assert torch.allclose(xy, xy[0].expand_as(xy))

@@ -86,8 +86,8 @@ MUTATIONS: dict[str, tuple[str, str, str, list[str]]] = {
         ["tests/evaluation/test_baselines.py"],
     ),
     "resume_keeps_stale_rows": (
-        "posekit/engine/train.py",
-        "_truncate_log(log, start_epoch - 1, validated=pending is None)",
+        "posekit/engine/run_folder.py",
+        "truncate_log(log, resumed_epoch, validated=validated)",
         "pass",
         ["tests/engine/test_run_folder.py"],
     ),
@@ -98,7 +98,7 @@ MUTATIONS: dict[str, tuple[str, str, str, list[str]]] = {
         ["tests/engine/test_run_folder.py"],
     ),
     "stale_temp_files_kept": (
-        "posekit/engine/train.py",
+        "posekit/engine/run_folder.py",
         "clean_temp_files(out_dir)",
         "pass",
         ["tests/engine/test_run_folder.py"],

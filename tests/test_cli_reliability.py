@@ -162,12 +162,12 @@ def test_permission_denied_is_one_line(tmp_path, capsys):
 
 
 def test_permission_error_while_writing_the_run_is_one_line(tmp_path, capsys, monkeypatch):
-    from posekit.engine import train
+    from posekit.engine import run_folder
 
     def denied(cfg, path):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(train, "save_config", denied)
+    monkeypatch.setattr(run_folder, "save_config", denied)
     cfg = _tiny_yaml(tmp_path, REAL_COCO_JSON)
     assert main(["train", str(cfg), "--out", str(tmp_path / "run")]) == 2
     assert _one_error_line(capsys) == \

@@ -11,8 +11,6 @@ the uninterrupted run's loss curve.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import csv
 import dataclasses
 import math
 import os
@@ -27,10 +25,10 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
-from posekit.config import ExperimentConfig, config_to_dict, load_config, save_config
+from posekit.config import ExperimentConfig, config_to_dict, load_config
+from posekit.data.coco import CocoPoseDataset
 from posekit.engine.checkpoint import (
     checkpoint_keypoints,
-    clean_temp_files,
     load_checkpoint,
     load_weights,
     save_checkpoint,
@@ -47,11 +45,15 @@ from posekit.engine.distributed import (
     unwrap,
 )
 from posekit.engine.ema import ModelEMA
+from posekit.engine.run_folder import CsvLog, check_run_dir, open_run_folder
+from posekit.engine.split import load_split
+from posekit.engine.task import Task, TrainDataset
 from posekit.engine.tasks import build_task
+from posekit.models.vitpose import ViTPose
 
 __all__ = [
     "build_optimizer", "build_scheduler", "train_one_epoch", "main", "train_cli", "TrainResult",
-    "check_run_dir", "check_data", "check_data_cli", "CsvLog", "cpu_has_bf16",
+    "autocast_dtype", "check_data", "check_data_cli", "cpu_has_bf16", "train_loader",
 ]
 
 
@@ -69,11 +71,11 @@ def build_optimizer(model: nn.Module, cfg: ExperimentConfig) -> torch.optim.Opti
     """Adam / AdamW / SGD; no weight decay on biases and normalisation parameters, and the LR
     of parameters under a name prefix in ``optim.lr_mults`` scaled (RTMO's encoder: ×0.05).
 
-    A model with ``param_groups(lr, weight_decay, layer_decay)`` (ViTPose) builds its own groups
-    (layer-wise LR decay, no decay on position embeddings too).
+    ViTPose builds its own groups (``param_groups``: layer-wise LR decay, no decay on position
+    embeddings too).
     """
     o = cfg.optim
-    if hasattr(model, "param_groups"):
+    if isinstance(model, ViTPose):
         if o.lr_mults:
             raise ValueError("optim.lr_mults: this model builds its own parameter groups "
                              "(optim.layer_decay); leave lr_mults empty")
@@ -153,7 +155,7 @@ class _EpochSampler(Sampler[int]):
 
 def train_one_epoch(
     model: nn.Module,
-    task: Any,
+    task: Task,
     loader: DataLoader,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
@@ -224,70 +226,6 @@ def train_one_epoch(
     return out
 
 
-@contextlib.contextmanager
-def _writing(path: Path):
-    """Name ``path`` in an OSError raised while writing it (``write`` errors carry no file name,
-    so a full disk would otherwise read "disk full while writing" with nothing after it)."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.filename is None and exc.errno is not None:
-            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
-        raise
-
-
-class CsvLog:
-    """Append-only CSV of training events (rank 0); columns grow as new keys appear.
-
-    A row with known columns is appended; a new column rewrites the file once (atomically) with
-    the wider header. ``fresh`` starts a new file (a new run), else rows already there are kept
-    (a resumed run; :meth:`filter` cuts them back to the checkpoint).
-    """
-
-    def __init__(self, path: Path, enabled: bool, fresh: bool = False) -> None:
-        self.path, self.enabled, self.fresh = path, enabled, fresh
-        self.rows: list[dict[str, Any]] = []
-        self.keys: list[str] = []
-        if enabled and not fresh and path.exists():
-            with path.open(newline="") as f:
-                reader = csv.DictReader(f)
-                self.rows = list(reader)
-                self.keys = list(reader.fieldnames or [])
-
-    def _rewrite(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        with _writing(self.path), tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.keys, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(self.rows)
-        tmp.replace(self.path)
-        self.fresh = False
-
-    def filter(self, keep: Any) -> int:
-        """Keep only the rows for which ``keep(row)`` is true (rewrites the file); returns the
-        number of rows dropped."""
-        if not self.enabled:
-            return 0
-        before = len(self.rows)
-        self.rows = [r for r in self.rows if keep(r)]
-        dropped = before - len(self.rows)
-        if dropped:
-            self._rewrite()
-        return dropped
-
-    def __call__(self, row: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        self.rows.append(row)
-        new = [k for k in row if k not in self.keys]
-        if not new and not self.fresh and self.path.exists():
-            with _writing(self.path), self.path.open("a", newline="") as f:
-                csv.DictWriter(f, fieldnames=self.keys).writerow(row)
-            return
-        self.keys.extend(new)
-        self._rewrite()
-
-
 def _resolve_device(requested: str) -> str:
     if requested in ("", "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -306,58 +244,173 @@ class TrainResult:
     stats: dict[str, float]  # the last epoch's training statistics
 
 
-RUN_FILES = ("config.yaml", "metrics.csv", "last.pt", "best.pt")
-
-
-def check_run_dir(out_dir: Path, *, resume: bool, exist_ok: bool) -> None:
-    """The run-folder rule: a folder that already holds files is refused unless the run
-    continues it (``resume``) or the user asked to start over in it (``exist_ok``)."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise NotADirectoryError(f"run folder {out_dir} exists and is not a directory")
-    if resume or exist_ok or not out_dir.is_dir():
-        return
-    present = sorted(p.name for p in out_dir.iterdir())
-    if present:
-        shown = ", ".join(present[:4]) + (", …" if len(present) > 4 else "")
-        raise FileExistsError(
-            f"run folder {out_dir} is not empty ({shown}); continue it with --resume "
-            f"{out_dir / 'last.pt'}, start over in it with --exist-ok, or pick another --out"
-        )
-
-
-def check_data(cfg: ExperimentConfig, task: Any = None, *, workers: int = 4) -> dict[str, Any]:
+def check_data(cfg: ExperimentConfig, task: Task | None = None, *, workers: int = 4
+               ) -> dict[str, CocoPoseDataset]:
     """Load and check both splits before training: json, image files present and, unless
-    ``data.check_images`` is ``exists``, that every image decodes. Returns the datasets."""
+    ``data.check_images`` is ``exists``, that every image decodes. Returns the datasets (the
+    val split is the task's own, read once, when a task is given)."""
     mode = cfg.data.check_images
     if mode not in ("decode", "exists"):
         raise ValueError(f"data.check_images must be decode or exists, got {mode!r}")
-    from posekit.engine.split import load_split
-
-    splits = {"train": load_split(cfg, "train")}
-    val = getattr(task, "val_coco", None)
-    splits["val"] = val() if callable(val) else load_split(cfg, "val")
+    splits = {"train": load_split(cfg, "train"),
+              "val": task.val_coco() if task is not None else load_split(cfg, "val")}
     if mode == "decode":
         for coco in splits.values():
             coco.check_decodable(workers=workers)
     return splits
 
 
-def _truncate_log(log: CsvLog, epoch: int, validated: bool) -> int:
-    """Drop the rows a crash after checkpoint ``epoch`` left behind; returns how many.
+def autocast_dtype(cfg: ExperimentConfig, device: torch.device) -> torch.dtype | None:
+    """The mixed-precision dtype of a run: bf16 (fp16 without bf16) on CUDA with
+    ``train.amp``, bf16 on a CPU that computes it natively with ``train.cpu_amp``, else None."""
+    if cfg.train.amp and device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if cfg.train.cpu_amp and device.type == "cpu" and cpu_has_bf16():
+        return torch.bfloat16
+    return None
 
-    Kept: every row of earlier epochs, the iteration rows of ``epoch`` itself and its epoch row
-    only when the checkpoint says its validation was completed (else it is logged again).
-    """
-    def keep(row: dict[str, Any]) -> bool:
-        try:
-            e = int(row.get("epoch", ""))
-        except ValueError:
-            return False
-        if e != epoch:
-            return e < epoch
-        return row.get("kind") != "epoch" or validated
 
-    return log.filter(keep)
+def train_loader(task: Task, train_set: TrainDataset, cfg: ExperimentConfig,
+                 device: torch.device) -> DataLoader:
+    """The training loader: DistributedSampler under DDP, else a (seed, epoch) shuffle; the
+    batch never exceeds one process's share of the data."""
+    sampler: Sampler[int] = (
+        DistributedSampler(train_set, shuffle=True, seed=cfg.train.seed, drop_last=True)
+        if is_distributed() else _EpochSampler(len(train_set), cfg.train.seed)
+    )
+    batch_size = min(cfg.data.batch_size, max(1, len(train_set) // get_world_size()))
+    return DataLoader(
+        train_set, batch_size=batch_size, sampler=sampler, num_workers=cfg.data.workers,
+        drop_last=True, pin_memory=device.type == "cuda", persistent_workers=False,
+        collate_fn=task.collate_fn,
+    )
+
+
+@dataclasses.dataclass
+class _Run:
+    """What the epochs of one training run share, and the best validation so far."""
+
+    cfg: ExperimentConfig
+    task: Task
+    model: nn.Module  # DDP-wrapped under DDP
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler | None
+    ema: ModelEMA | None
+    device: torch.device
+    out_dir: Path
+    main_proc: bool
+    log: CsvLog | None = None
+    tb: Any = None
+    best_ap: float = -1.0
+    best_epoch: int = -1
+
+
+def _restore(run: _Run, state: dict[str, Any]) -> tuple[int, dict[str, float] | None]:
+    """Optimiser, scheduler, scaler, EMA, RNG and best AP from a checkpoint; returns the first
+    epoch to train and, when the checkpoint's validation is pending, its epoch statistics."""
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    if run.scaler is not None and state.get("scaler"):
+        run.scaler.load_state_dict(state["scaler"])
+    if run.ema is not None and state.get("ema"):
+        run.ema.load_state_dict(state["ema"])
+    torch.set_rng_state(state["rng"]["torch"].cpu())
+    run.best_ap = float(state.get("best_ap", -1.0))
+    run.best_epoch = int(state.get("best_epoch", -1))
+    pending = dict(state.get("epoch_stats") or {}) if state.get("val_pending") else None
+    return int(state["epoch"]) + 1, pending
+
+
+def _snapshot(run: _Run, epoch: int, stats: dict[str, float], val_pending: bool
+              ) -> dict[str, Any]:
+    """The checkpoint of the run after ``epoch``: all a resume needs."""
+    return {
+        "model": unwrap(run.model).state_dict(),
+        "ema": run.ema.state_dict() if run.ema is not None else None,
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict(),
+        "scaler": run.scaler.state_dict() if run.scaler is not None else None,
+        "epoch": epoch,
+        "best_ap": run.best_ap,
+        "best_epoch": run.best_epoch,
+        "val_pending": val_pending,
+        "epoch_stats": {k: float(v) for k, v in stats.items()},
+        "config": config_to_dict(run.cfg),
+        "rng": {"torch": torch.get_rng_state()},
+    }
+
+
+def _finish_epoch(run: _Run, epoch: int, stats: dict[str, float], validate: bool,
+                  save: bool) -> None:
+    """Validation, best.pt, the epoch row and last.pt, in the crash-safe order."""
+    row: dict[str, Any] = {"kind": "epoch", "epoch": epoch, **stats}
+    if validate:
+        if run.main_proc:  # save before validating: a failing validation loses no training
+            save_checkpoint(_snapshot(run, epoch, stats, True), run.out_dir / "last.pt")
+        barrier()
+        eval_model = run.ema.module if run.ema is not None else unwrap(run.model)
+        report = run.task.evaluate(eval_model, run.device)
+        row.update({f"val_{k}": v for k, v in report.stats.items()})
+        if report.stats["AP"] > run.best_ap:
+            run.best_ap, run.best_epoch = report.stats["AP"], epoch
+            if run.main_proc:
+                save_checkpoint(_snapshot(run, epoch, stats, False), run.out_dir / "best.pt")
+    assert run.log is not None
+    run.log(row)
+    if run.tb is not None:
+        for k, v in row.items():
+            if isinstance(v, int | float) and k != "epoch":
+                run.tb.add_scalar(k, v, epoch)
+    if run.main_proc:
+        shown = ("loss", "lr", "images_per_s", "val_AP")
+        msg = " ".join(f"{k}={v:.4g}" for k, v in row.items()
+                       if isinstance(v, float) and k in shown)
+        print(f"epoch {epoch}: {msg}", flush=True)
+        if save or validate:
+            save_checkpoint(_snapshot(run, epoch, stats, False), run.out_dir / "last.pt")
+    barrier()
+
+
+def _train_epochs(run: _Run, loader: DataLoader, train_set: TrainDataset, start_epoch: int,
+                  pending: dict[str, float] | None, amp_dtype: torch.dtype | None, *,
+                  stop_epoch: int | None, progress: bool) -> tuple[int, dict[str, float]]:
+    """The epoch loop from ``start_epoch`` (a pending validation first); returns the last
+    epoch and its statistics. Stops after ``stop_epoch`` or when ``train.max_minutes`` is up."""
+    cfg = run.cfg
+    started = time.perf_counter()
+    stats: dict[str, float] = {}
+    epoch = start_epoch - 1
+    if pending is not None:  # the checkpoint was written before its validation: redo it
+        stats = pending
+        _finish_epoch(run, epoch, stats, validate=True, save=True)
+    log = run.log
+    assert log is not None
+    for epoch in range(start_epoch, cfg.schedule.epochs):
+        loader.sampler.set_epoch(epoch)
+        train_set.set_epoch(epoch)
+        run.task.set_epoch(epoch)
+        stats = train_one_epoch(
+            run.model, run.task, loader, run.optimizer, run.scheduler, run.device, epoch,
+            scaler=run.scaler, amp_dtype=amp_dtype, grad_clip=cfg.optim.grad_clip, ema=run.ema,
+            log_interval=cfg.train.log_interval, progress=progress,
+            on_log=lambda row: log({"kind": "iter", **row}),
+        )
+        last_epoch = epoch == cfg.schedule.epochs - 1
+        out_of_time = (cfg.train.max_minutes > 0
+                       and (time.perf_counter() - started) / 60 >= cfg.train.max_minutes)
+        out_of_time = bool(broadcast_object(out_of_time))
+        validate = (epoch + 1) % cfg.train.val_interval == 0 or last_epoch or out_of_time
+        save = (epoch + 1) % cfg.train.checkpoint_interval == 0 or last_epoch or out_of_time
+        _finish_epoch(run, epoch, stats, validate, save)
+        if stop_epoch is not None and epoch >= stop_epoch:
+            break
+        if out_of_time:
+            if run.main_proc:
+                print(f"stopping after epoch {epoch}: train.max_minutes="
+                      f"{cfg.train.max_minutes} reached", flush=True)
+            break
+    return epoch, stats
 
 
 def main(
@@ -369,11 +422,11 @@ def main(
     ``stop_epoch`` ends this invocation after that epoch (as a preemption would) while the LR
     schedule still spans ``schedule.epochs``; ``resume`` continues from a checkpoint.
 
-    Run folders: an existing non-empty ``out_dir`` is refused unless ``resume`` is given (the
-    run continues: metrics.csv is cut back to the checkpoint, stale temp files are removed) or
-    ``exist_ok`` (a new run starts over in it: its config.yaml, metrics.csv, last.pt and
-    best.pt are replaced). Nothing is written to ``out_dir`` before the config, both data splits
-    and the resume checkpoint have been checked.
+    Run folders (`posekit.engine.run_folder`): an existing non-empty ``out_dir`` is refused
+    unless ``resume`` is given (the run continues: metrics.csv is cut back to the checkpoint,
+    stale temp files are removed) or ``exist_ok`` (a new run starts over in it: its config.yaml,
+    metrics.csv, last.pt and best.pt are replaced). Nothing is written to ``out_dir`` before the
+    config, both data splits and the resume checkpoint have been checked.
 
     Save order of an epoch (so a kill at any point leaves a consistent folder): on validation
     epochs last.pt is written first (marked ``val_pending``: the epoch's training is never lost
@@ -402,146 +455,36 @@ def main(
         load_weights(model, state["model"], source=resume, model_name=cfg.model.name,
                      num_keypoints=task.skeleton.num_keypoints,
                      source_keypoints=checkpoint_keypoints(state))
-    distributed = is_distributed()
-    sampler: Sampler[int] = (
-        DistributedSampler(train_set, shuffle=True, seed=cfg.train.seed, drop_last=True)
-        if distributed else _EpochSampler(len(train_set), cfg.train.seed)
-    )
-    batch_size = min(cfg.data.batch_size, max(1, len(train_set) // get_world_size()))
-    loader = DataLoader(
-        train_set, batch_size=batch_size, sampler=sampler, num_workers=cfg.data.workers,
-        drop_last=True, pin_memory=device.type == "cuda", persistent_workers=False,
-        collate_fn=getattr(task, "collate_fn", None),
-    )
+    loader = train_loader(task, train_set, cfg, device)
     optimizer = build_optimizer(model, cfg)
-    scheduler = build_scheduler(optimizer, cfg, len(loader))
-    amp_dtype = None
-    if cfg.train.amp and device.type == "cuda":
-        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    elif cfg.train.cpu_amp and device.type == "cpu" and cpu_has_bf16():
-        amp_dtype = torch.bfloat16
-    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
-    ema = ModelEMA(model, cfg.optim.ema_decay) if cfg.optim.ema else None
-
-    start_epoch, best_ap, best_epoch, pending = 0, -1.0, -1, None
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        if ema is not None and state.get("ema"):
-            ema.load_state_dict(state["ema"])
-        torch.set_rng_state(state["rng"]["torch"].cpu())
-        start_epoch, best_ap = int(state["epoch"]) + 1, float(state.get("best_ap", -1.0))
-        best_epoch = int(state.get("best_epoch", -1))
-        if state.get("val_pending"):
-            pending = dict(state.get("epoch_stats") or {})
+    amp_dtype = autocast_dtype(cfg, device)
+    run = _Run(
+        cfg, task, model, optimizer, build_scheduler(optimizer, cfg, len(loader)),
+        torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None,
+        ModelEMA(model, cfg.optim.ema_decay) if cfg.optim.ema else None,
+        device, out_dir, main_proc,
+    )
+    start_epoch, pending = _restore(run, state) if state is not None else (0, None)
     barrier()  # every rank has checked before rank 0 writes
 
-    # --- the run folder.
-    log = CsvLog(out_dir / "metrics.csv", main_proc, fresh=resume is None)
-    if main_proc:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        clean_temp_files(out_dir)
-        (out_dir / "metrics.tmp").unlink(missing_ok=True)
-        if resume is None:  # a new run (in an empty folder, or with exist_ok)
-            for name in ("last.pt", "best.pt", "metrics.csv"):
-                (out_dir / name).unlink(missing_ok=True)
-        else:
-            _truncate_log(log, start_epoch - 1, validated=pending is None)
-        with _writing(out_dir / "config.yaml"):
-            save_config(cfg, out_dir / "config.yaml")
-    if distributed:
-        model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda"
-                                        else None)
-
-    tb = _tensorboard(out_dir, cfg.train.tensorboard and main_proc)
+    run.log = open_run_folder(out_dir, cfg, enabled=main_proc,
+                              resumed_epoch=None if resume is None else start_epoch - 1,
+                              validated=pending is None)
+    if is_distributed():
+        run.model = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    run.tb = _tensorboard(out_dir, cfg.train.tensorboard and main_proc)
     if main_proc:
         print(f"posekit train: {cfg.name or 'experiment'} → {out_dir} on {device}"
               f" ({get_world_size()} process{'es' if get_world_size() > 1 else ''}),"
               f" {len(train_set)} training samples, {len(loader)} iterations/epoch"
               + (f", {str(amp_dtype).removeprefix('torch.')} autocast" if amp_dtype else ""))
-    started = time.perf_counter()
-
-    def snapshot(epoch: int, stats: dict[str, float], val_pending: bool) -> dict[str, Any]:
-        return {
-            "model": unwrap(model).state_dict(),
-            "ema": ema.state_dict() if ema is not None else None,
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "scaler": scaler.state_dict() if scaler is not None else None,
-            "epoch": epoch,
-            "best_ap": best_ap,
-            "best_epoch": best_epoch,
-            "val_pending": val_pending,
-            "epoch_stats": {k: float(v) for k, v in stats.items()},
-            "config": config_to_dict(cfg),
-            "rng": {"torch": torch.get_rng_state()},
-        }
-
-    def finish_epoch(epoch: int, stats: dict[str, float], validate: bool, save: bool) -> None:
-        """Validation, best.pt, the epoch row and last.pt, in the crash-safe order."""
-        nonlocal best_ap, best_epoch
-        row: dict[str, Any] = {"kind": "epoch", "epoch": epoch, **stats}
-        if validate:
-            if main_proc:  # save before validating: a failing validation loses no training
-                save_checkpoint(snapshot(epoch, stats, True), out_dir / "last.pt")
-            barrier()
-            eval_model = ema.module if ema is not None else unwrap(model)
-            report = task.evaluate(eval_model, device)
-            row.update({f"val_{k}": v for k, v in report.stats.items()})
-            if report.stats["AP"] > best_ap:
-                best_ap, best_epoch = report.stats["AP"], epoch
-                if main_proc:
-                    save_checkpoint(snapshot(epoch, stats, False), out_dir / "best.pt")
-        log(row)
-        if tb is not None:
-            for k, v in row.items():
-                if isinstance(v, int | float) and k != "epoch":
-                    tb.add_scalar(k, v, epoch)
-        if main_proc:
-            shown = ("loss", "lr", "images_per_s", "val_AP")
-            msg = " ".join(f"{k}={v:.4g}" for k, v in row.items()
-                           if isinstance(v, float) and k in shown)
-            print(f"epoch {epoch}: {msg}", flush=True)
-            if save or validate:
-                save_checkpoint(snapshot(epoch, stats, False), out_dir / "last.pt")
-        barrier()
-
-    stats: dict[str, float] = {}
-    epoch = start_epoch - 1
-    if pending is not None:  # the checkpoint was written before its validation: redo it
-        stats = pending
-        finish_epoch(epoch, stats, validate=True, save=True)
-    for epoch in range(start_epoch, cfg.schedule.epochs):
-        sampler.set_epoch(epoch)
-        train_set.set_epoch(epoch)
-        if hasattr(task, "set_epoch"):  # tasks whose loss changes by phase (RTMO)
-            task.set_epoch(epoch)
-        stats = train_one_epoch(
-            model, task, loader, optimizer, scheduler, device, epoch, scaler=scaler,
-            amp_dtype=amp_dtype, grad_clip=cfg.optim.grad_clip, ema=ema,
-            log_interval=cfg.train.log_interval, progress=progress,
-            on_log=lambda row: log({"kind": "iter", **row}),
-        )
-        last_epoch = epoch == cfg.schedule.epochs - 1
-        out_of_time = (cfg.train.max_minutes > 0
-                       and (time.perf_counter() - started) / 60 >= cfg.train.max_minutes)
-        out_of_time = bool(broadcast_object(out_of_time))
-        validate = (epoch + 1) % cfg.train.val_interval == 0 or last_epoch or out_of_time
-        save = (epoch + 1) % cfg.train.checkpoint_interval == 0 or last_epoch or out_of_time
-        finish_epoch(epoch, stats, validate, save)
-        if stop_epoch is not None and epoch >= stop_epoch:
-            break
-        if out_of_time:
-            if main_proc:
-                print(f"stopping after epoch {epoch}: train.max_minutes="
-                      f"{cfg.train.max_minutes} reached", flush=True)
-            break
-    if tb is not None:
-        tb.close()
+    epoch, stats = _train_epochs(run, loader, train_set, start_epoch, pending, amp_dtype,
+                                 stop_epoch=stop_epoch, progress=progress)
+    if run.tb is not None:
+        run.tb.close()
     cleanup_distributed()
-    return TrainResult(unwrap(model), best_ap, epoch, stats)
+    return TrainResult(unwrap(run.model), run.best_ap, epoch, stats)
 
 
 def _tensorboard(out_dir: Path, enabled: bool) -> Any:
@@ -569,7 +512,7 @@ def train_cli(args: argparse.Namespace) -> int:
     if rank0:
         print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), end="")
     result = main(cfg, out, resume=args.resume, progress=sys.stderr.isatty(),
-                  exist_ok=bool(getattr(args, "exist_ok", False)))
+                  exist_ok=args.exist_ok)
     if rank0:
         print(f"done: best val AP {result.best_ap:.4f}; checkpoints in {out}")
     return 0
@@ -577,7 +520,7 @@ def train_cli(args: argparse.Namespace) -> int:
 
 def check_data_cli(args: argparse.Namespace) -> int:
     """``posekit check-data CONFIG [k=v ...]``: what training checks before its first step."""
-    cfg = load_config(args.config, list(getattr(args, "overrides", []) or []))
+    cfg = load_config(args.config, list(args.overrides))
     start = time.perf_counter()
     splits = check_data(cfg, build_task(cfg))
     for name, coco in splits.items():

@@ -13,6 +13,7 @@ import torch
 from conftest import REAL_COCO_JSON
 
 from posekit.config import apply_overrides
+from posekit.engine import run_folder
 from posekit.engine import train as engine
 from posekit.engine.checkpoint import load_checkpoint, save_checkpoint
 
@@ -208,13 +209,13 @@ def test_full_disk_while_logging_names_the_file(tmp_path, monkeypatch):
 
     from posekit.errors import one_line_error
 
-    log = engine.CsvLog(tmp_path / "metrics.csv", enabled=True)
+    log = run_folder.CsvLog(tmp_path / "metrics.csv", enabled=True)
     log({"kind": "iter", "loss": 1.0})
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(engine.csv.DictWriter, "writerow", full)
+    monkeypatch.setattr(run_folder.csv.DictWriter, "writerow", full)
     with pytest.raises(OSError) as info:
         log({"kind": "iter", "loss": 2.0})
     assert one_line_error(info.value) == f"disk full while writing {tmp_path / 'metrics.csv'}"

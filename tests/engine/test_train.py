@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader, Subset
 from posekit.config import apply_overrides
 from posekit.engine import train as engine
 from posekit.engine.checkpoint import load_checkpoint
+from posekit.engine.run_folder import CsvLog
 from posekit.engine.tasks import build_task
 
 NO_AUGMENT = [
@@ -146,11 +147,11 @@ def test_validation_cap_limits_predicted_images(tiny_cfg):
 
 def test_csv_log_appends_and_widens_header(tmp_path):
     path = tmp_path / "metrics.csv"
-    log = engine.CsvLog(path, enabled=True)
+    log = CsvLog(path, enabled=True)
     log({"kind": "iter", "loss": 1.0})
     log({"kind": "iter", "loss": 2.0})
     log({"kind": "epoch", "loss": 3.0, "val_AP": 0.5})  # new column: header widens
-    engine.CsvLog(path, enabled=True)({"kind": "epoch", "loss": 4.0})  # resumed run appends
+    CsvLog(path, enabled=True)({"kind": "epoch", "loss": 4.0})  # resumed run appends
     with path.open() as f:
         rows = list(csv.DictReader(f))
     assert [r["loss"] for r in rows] == ["1.0", "2.0", "3.0", "4.0"]

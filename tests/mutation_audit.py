@@ -63,7 +63,7 @@ MUTATIONS: dict[str, tuple[str, str, str, list[str]]] = {
     ),
     "resume_skips_ema": (
         "posekit/engine/train.py",
-        'ema.load_state_dict(state["ema"])',
+        'run.ema.load_state_dict(state["ema"])',
         "pass",
         ["tests/engine/test_train.py::test_resume_reproduces_uninterrupted_run"],
     ),

@@ -1,4 +1,4 @@
-"""Cost of the up-front image check (issue 12): decode every image at 1/8 size vs a full decode.
+"""Cost of the up-front image check: decode every image at 1/8 size vs a full decode.
 
     PYTHONPATH=$PWD python benchmarks/bench_check_data.py [--repeat 50]
 

@@ -1,4 +1,4 @@
-"""ViTPose measurements on SynthPose (issue 8): ViT-tiny vs SimpleBaseline-tiny, classic vs
+"""ViTPose measurements on SynthPose: ViT-tiny vs SimpleBaseline-tiny, classic vs
 simple decoder, scratch vs MAE init, single vs multi-dataset (COCO-17 head), distillation.
 
 Every run trains for the same wall-clock budget (``--minutes``) on the same data: a one-epoch

@@ -128,7 +128,7 @@ def _cmd_check_data(args: argparse.Namespace) -> int:
 
 
 def _add_reliability_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
-    """``configs`` and ``check-data`` (issue 12)."""
+    """``configs`` and ``check-data``."""
     p = add("configs", _cmd_configs, "list the shipped configs (usable by name)")
     p.add_argument("--paths", action="store_true", help="also print each file's path")
     p = add("check-data", _cmd_check_data,

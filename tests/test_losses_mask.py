@@ -1,4 +1,4 @@
-"""OHKM honours the pixel mask (issue 12 mutation audit: OHKM ignoring the mask passed)."""
+"""OHKM honours the pixel mask (mutation audit: OHKM ignoring the mask passed)."""
 
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""to_coco writes bbox as x, y, w, h (issue 12 mutation audit: the old test's box started at
+"""to_coco writes bbox as x, y, w, h (mutation audit: the old test's box started at
 the origin, where xyxy and xywh agree)."""
 
 import torch

@@ -1,4 +1,4 @@
-"""Target encoders and their decoders, one class per file (see DESIGN.md §3)."""
+"""Target encoders and their decoders, one class per file."""
 
 from posekit.codecs.heatmap import HeatmapCodec, HeatmapTargets
 

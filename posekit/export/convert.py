@@ -62,7 +62,7 @@ CONVERTERS: dict[str, Callable[[dict[str, Tensor]], dict[str, Tensor]]] = {
     "openpose_cmu_coco": remap_openpose_cmu_state_dict,  # pytorch-openpose body_pose_model.pth
 }
 
-# The numpy globals of a released MMPose checkpoint's ``meta`` (REFERENCE.md, "Tooling facts"),
+# The numpy globals of a released MMPose checkpoint's ``meta``,
 # and nothing broader. ``_reconstruct`` is listed under both of its names: the numpy-1.x name the
 # released files were pickled with and the numpy-2 name a file re-saved today carries.
 _reconstruct = np._core.multiarray._reconstruct  # noqa: SLF001 - numpy's own pickle helper

@@ -11,7 +11,7 @@ Output stride 8: images (B, 3, H, W) give a list of ``num_stages`` maps (B, P[+1
 ⌈W/8⌉), e.g. 256×192 → 32×24; the last entry is the prediction. Train with F = Σ_t f_t
 (`posekit.losses.MultiStageLoss`, talk §7).
 
-6 stages, 128 feature channels, 17 maps: 31.30 M params as MMPose's (REFERENCE.md).
+6 stages, 128 feature channels, 17 maps: 31.30 M params as MMPose's model zoo lists.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ GlobalNet: ResNet stages C2..C5 into a feature pyramid. Each level has a 1×1 la
 channels); going from coarse to fine, the coarser level is upsampled ×2 (bilinear), passed through
 a 1×1 conv and added. Every level predicts K heatmaps (1×1 conv, 3×3 conv to K, upsampled to the
 finest level) and is supervised with its own Gaussian σ (coarsest widest: OpenCV kernels 23 / 17
-/ 13 / 9 → σ 3.8 / 2.9 / 2.3 / 1.7 heatmap px, REFERENCE.md), on visible keypoints only.
+/ 13 / 9 → σ 3.8 / 2.9 / 2.3 / 1.7 heatmap px, as the authors' code), on visible keypoints only.
 
 RefineNet: level i's pyramid features go through more bottleneck blocks the deeper the level
 (3, 2, 1, 0 from C5 to C2), are upsampled to the finest level and concatenated; one bottleneck and

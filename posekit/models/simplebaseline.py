@@ -5,7 +5,7 @@ The top-down heatmap model of the talk's §3 taxonomy, and the head MMPose calls
 Output stride 4 (three ×2 deconvs bring the backbone's 32 back to 4): images (B, 3, H, W) give
 heatmaps (B, K, H/4, W/4), e.g. 256×192 crops → (B, 17, 64, 48); H and W should be multiples of 32.
 
-ResNet-50 at 256×192: 34.00 M params, as MMPose's (REFERENCE.md), and 5.43 G multiply-adds
+ResNet-50 at 256×192: 34.00 M params, as MMPose's model zoo lists, and 5.43 G multiply-adds
 (`posekit.models.complexity`). The paper's "8.9 GFLOPs" is the authors' counter, which charges a
 deconv at its output resolution (4× its true cost) and divides by 1024³; that rule gives 8.99 here.
 """

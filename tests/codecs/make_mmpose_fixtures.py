@@ -2,11 +2,11 @@
 
 Not run by pytest. It needs MMPose in a scratch venv, never in posekit's own:
 
-    python3 -m venv /tmp/mmp
-    /tmp/mmp/bin/pip install numpy opencv-python-headless scipy torch==2.13.0
-    /tmp/mmp/bin/pip install --no-deps mmpose==1.3.2 mmengine==0.10.7
-    /tmp/mmp/bin/pip install addict yapf termcolor rich pyyaml packaging  # mmengine's imports
-    /tmp/mmp/bin/python tests/codecs/make_mmpose_fixtures.py
+    python3 -m venv $MMPOSE_VENV
+    $MMPOSE_VENV/bin/pip install numpy opencv-python-headless scipy torch==2.13.0
+    $MMPOSE_VENV/bin/pip install --no-deps mmpose==1.3.2 mmengine==0.10.7
+    $MMPOSE_VENV/bin/pip install addict yapf termcolor rich pyyaml packaging  # mmengine's imports
+    $MMPOSE_VENV/bin/python tests/codecs/make_mmpose_fixtures.py
 
 Shim: ``import mmpose`` runs ``mmpose/__init__.py``, which imports mmcv (it does not build here),
 and ``mmpose/codecs/__init__.py`` pulls in every codec. So the script registers empty package

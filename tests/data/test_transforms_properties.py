@@ -1,4 +1,4 @@
-"""Known answers and properties of the top-down crop (issue 12 mutation audit: the flipped crop
+"""Known answers and properties of the top-down crop (mutation audit: the flipped crop
 centre is W − 1 − c, not W − c; hypothesis for crop ↔ image round trips and flip ∘ flip = id)."""
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Run folders (issue 12): one rule, nothing written before config, data and checkpoint are
+"""Run folders: one rule, nothing written before config, data and checkpoint are
 checked, and a resume after a kill at any point of the save sequence leaves no trace."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""MeanPose known answer (issue 12 mutation audit: fitted in the wrong frame, test accepted AP 0).
+"""MeanPose known answer (mutation audit: fitted in the wrong frame, test accepted AP 0).
 
 Every person has the same pose relative to their box and every box the same aspect ratio, at
 different places and sizes: in the crop frame all poses coincide, so the mean pose placed in

@@ -1,4 +1,4 @@
-"""Results files: a NaN bbox and a boolean image_id are rejected (issue 12 mutation audit)."""
+"""Results files: a NaN bbox and a boolean image_id are rejected (mutation audit)."""
 
 import json
 

@@ -3,7 +3,7 @@
 Not run by pytest. It needs MMPose 1.3.2 in the scratch venv (../shared/tools/mmpose-venv.sh),
 never in posekit's own, and builds the models with ../shared/tools/mmpose_reference.py:
 
-    /tmp/mmpose-venv/bin/python tests/export/make_mmpose_simplebaseline_fixtures.py
+    $MMPOSE_VENV/bin/python tests/export/make_mmpose_simplebaseline_fixtures.py
 
 What it stores (outputs, not weights):
 - for each SimpleBaseline config of MMPose's COCO top-down heatmap zoo (ResNet-50/101/152,

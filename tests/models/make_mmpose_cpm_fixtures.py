@@ -2,7 +2,7 @@
 
 Not run by pytest. It needs MMPose 1.3.2 in the scratch venv, never in posekit's own:
 
-    /tmp/mmpose-venv/bin/python tests/models/make_mmpose_cpm_fixtures.py
+    $MMPOSE_VENV/bin/python tests/models/make_mmpose_cpm_fixtures.py
 
 What it stores (outputs, not weights): MMPose's CPM state-dict key names and shapes (6 stages,
 COCO 256×192 config) and, for a small normalised input (1×3×64×48), every stage of

@@ -2,9 +2,9 @@
 MMPose 1.3.2 RTMO.
 
 Not run by pytest. It needs MMPose in a scratch venv (never in posekit's own), built by
-``../shared/tools/mmpose-venv.sh`` at /tmp/mmpose-venv:
+``../shared/tools/mmpose-venv.sh`` at $MMPOSE_VENV:
 
-    /tmp/mmpose-venv/bin/python tests/models/make_rtmo_fixtures.py
+    $MMPOSE_VENV/bin/python tests/models/make_rtmo_fixtures.py
 
 What it stores (outputs, not weights):
 - the names and shapes of every state-dict entry of RTMO-s, -m and -l (COCO 640×640 configs), so

@@ -3,7 +3,7 @@
 Not run by pytest. It needs MMPose (and MMPretrain, ViTPose's backbone) in a scratch venv, never in
 posekit's own; /work/shared/tools/mmpose_reference.py imports it on the CPU:
 
-    /tmp/mmpose-venv/bin/python tests/models/make_vitpose_fixtures.py
+    $MMPOSE_VENV/bin/python tests/models/make_vitpose_fixtures.py
 
 No weights are stored: every tensor of the MMPose state dict is regenerated from `seeded_state`
 (keys in MMPose's order, one torch.Generator), the same rule the test applies to the stored key

@@ -254,7 +254,7 @@ def test_configs_build_the_counted_models(variant, count):
 
 
 def test_posekit_convert_reproduces_mmpose(tmp_path, keys, golden):
-    """`posekit convert` end to end (needs the one-stage task from issue 10's training half)."""
+    """`posekit convert` end to end (through the one-stage task)."""
     from posekit.engine.tasks import TASKS
 
     if "onestage" not in TASKS:

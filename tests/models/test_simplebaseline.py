@@ -76,7 +76,7 @@ def test_res50_matches_paper_size() -> None:
     )
     assert backbone == 23_508_032
     assert total == backbone + head == 33_999_697
-    assert total == pytest.approx(34.0e6, rel=0.005)  # MMPose's 34.00 M (REFERENCE.md)
+    assert total == pytest.approx(34.0e6, rel=0.005)  # MMPose's model zoo: 34.00 M
 
 
 # torchvision ResNet sizes without fc (see test_resnet.py) and each backbone's C5 channels

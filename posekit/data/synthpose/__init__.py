@@ -1,7 +1,7 @@
 """SynthPose: the embedded synthetic multi-person COCO-17 (or MPII-16) dataset, drawn procedurally.
 
-Every image holds articulated people built from human proportions (REFERENCE.md "Human
-proportions": Drillis & Contini via Winter, ±10 % per person, some children) with joint angles
+Every image holds articulated people built from human proportions (Drillis &
+Contini's segment fractions as tabled by Winter, ±10 % per person, some children) with joint angles
 from anatomical ranges, posed in 3-D, turned to a yaw (front, back, profile or three-quarter
 view) and projected; how they are drawn (garments, shading, backgrounds, distractors, camera)
 is a *style* (:mod:`.styles`): ``classic`` (the default) dresses them in textured shirts and

@@ -1,6 +1,6 @@
 """The SynthPose body: parts and materials of the label map, which parts show each keypoint,
-human proportions (REFERENCE.md "Human proportions": Drillis & Contini via Winter) and the
-parameters that fix one person's geometry.
+human proportions (Drillis & Contini's segment fractions, as tabled in Winter's "Biomechanics
+and Motor Control of Human Movement") and the parameters that fix one person's geometry.
 
 Label map bits: ``owner << 9 | material << 5 | part`` (owner 0 = background, < 128).
 """
@@ -105,7 +105,7 @@ for _k, _parts in enumerate(EXTRA_KEYPOINT_PARTS):
     _EXTRA_PART_TABLE[_k, [int(p) for p in _parts]] = True
 
 
-# Fractions of standing height H (REFERENCE.md "Human proportions", Winter / Drillis & Contini);
+# Fractions of standing height H (Winter, after Drillis & Contini);
 # foot length 0.152 H is Winter's; head height H / 7.5; widths are girths of our capsules.
 PROPORTIONS: dict[str, float] = {
     "upper_arm": 0.186, "forearm": 0.146, "hand": 0.108, "thigh": 0.245, "shank": 0.246,

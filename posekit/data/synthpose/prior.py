@@ -1,5 +1,5 @@
 """The pose prior: who stands how. Body yaw, joint angles from a mixture of pose modes within
-the anatomical ranges of REFERENCE.md, segment lengths (±10 %, some children)."""
+the usual anatomical joint ranges, segment lengths (±10 %, some children)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def _raise_plane(rng: np.random.Generator, angle: float, free_up_to: float) -> f
 
 def _sample_pose(rng: np.random.Generator) -> dict[str, Any]:
     """Joint angles from a mixture of standing, walking, free ("active") and sitting poses,
-    within the ranges of REFERENCE.md: shoulder −45…180, elbow 0…150, hip −30…120, knee 0…150,
+    within the anatomical ranges: shoulder −45…180, elbow 0…150, hip −30…120, knee 0…150,
     neck ±45, torso lean ±30."""
     mode = _pick(rng, (0.4, 0.25, 0.25, 0.1))
     lean = _gauss(rng, 6, -30, 30)
@@ -121,7 +121,7 @@ def sample_person(
 
 def _broad_pose(rng: np.random.Generator) -> tuple[str, dict[str, Any]]:
     """Pose modes beyond :func:`_sample_pose`'s (kicking, raised arms, crouching, lying, sports),
-    still within REFERENCE.md's ranges; ``mode`` tells the caller how to rotate the body."""
+    still within the anatomical ranges; ``mode`` tells the caller how to rotate the body."""
     mode = ("classic", "kick", "arms_up", "crouch", "lying", "sport")[
         _pick(rng, (0.45, 0.1, 0.1, 0.12, 0.08, 0.15))]
     pose = _sample_pose(rng)

@@ -286,7 +286,7 @@ def test_left_and_right_are_equally_often_visible(renders: list[RenderedImage]) 
 
 
 def test_neutral_figure_has_the_reference_proportions() -> None:
-    """Known answers from REFERENCE.md heights: shoulders 0.818 H, hips 0.530 H, ankles
+    """Known answers from Winter's height fractions: shoulders 0.818 H, hips 0.530 H, ankles
     0.039 H, eyes and ears ≈ 0.936 H; upper arm 0.186 H, forearm 0.146 H."""
     h = 200.0
     kp, hidden = person_keypoints(_neutral(h))

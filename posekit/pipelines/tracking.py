@@ -2,14 +2,17 @@
 (:class:`OneEuroFilter`).
 
 Tracking is greedy matching of each frame's people to the last known pose of every live track,
-best pair first, by OKS (COCO's keypoint similarity, :mod:`posekit.oks`, with the mean of the two
-box areas as scale, as OKS-NMS) or by box IoU. The 0.3 threshold for either is MMPose's
-``get_track_id`` default. A person left unmatched starts a new track; a track unmatched for more
-than ``max_missed`` frames in a row ends, and its id is never reused.
+best pair first, by OKS (COCO's keypoint similarity, :mod:`posekit.oks`, over the keypoints both
+poses have, i.e. confidence > 0, with the mean of the two box areas as scale, as OKS-NMS) or by
+box IoU. The 0.3 threshold for either is MMPose's ``get_track_id`` default. A person left
+unmatched starts a new track; a track unmatched for more than ``max_missed`` frames in a row
+ends, and its id is never reused.
 
 Smoothing runs a One-Euro filter over each keypoint coordinate of each track (state per track id):
 a low-pass filter whose cut-off frequency rises with the signal's speed, so a still keypoint
 loses its jitter and a moving one lags little (Casiez, Roussel & Vogel, "1€ Filter", CHI 2012).
+A keypoint with confidence 0 (not found, e.g. by bottom-up grouping) passes through unfiltered
+and leaves its filter as it was.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 import torch
 
 from posekit.losses import box_iou_pairs
-from posekit.pipelines.nms import oks_one_to_many
+from posekit.oks import oks_matrix
 from posekit.structures import Keypoints, PoseInstances
 
 __all__ = ["OneEuroFilter", "PoseTracker"]
@@ -38,7 +41,9 @@ class OneEuroFilter:
         x̂_i   = α(f_c) X_i + (1 − α(f_c)) x̂_{i−1}
 
     with α(f) = 1 / (1 + τ / T_e) and τ = 1 / (2π f), the smoothing factor of a first-order
-    low-pass filter of cut-off f. The first sample passes unchanged, with dx̂ = 0.
+    low-pass filter of cut-off f. The first sample passes unchanged, with dx̂ = 0. Each element
+    keeps its own time of last sample, so an element left out (``present`` False) for a while
+    resumes with a longer T_e.
 
     Args:
         min_cutoff: f_c,min in Hz, the cut-off of a still signal: lower removes more jitter.
@@ -54,9 +59,9 @@ class OneEuroFilter:
         self.min_cutoff = min_cutoff
         self.beta = beta
         self.d_cutoff = d_cutoff
-        self.x_hat: np.ndarray | None = None  # last estimate x̂_{i−1}
+        self.x_hat: np.ndarray | None = None  # last estimate x̂_{i−1}; NaN before any sample
         self.dx_hat: np.ndarray | None = None  # last speed estimate dx̂_{i−1}
-        self.t_prev = 0.0
+        self.t_prev: np.ndarray | None = None  # time of each element's last sample, seconds
 
     @staticmethod
     def alpha(cutoff: np.ndarray | float, period: float) -> np.ndarray | float:
@@ -64,27 +69,37 @@ class OneEuroFilter:
         tau = 1.0 / (2.0 * math.pi * cutoff)
         return 1.0 / (1.0 + tau / period)
 
-    def __call__(self, x: np.ndarray, t: float) -> np.ndarray:
-        """The filtered value of sample ``x`` (any shape, fixed per filter) taken at ``t`` s."""
+    def __call__(self, x: np.ndarray, t: float, present: np.ndarray | None = None
+                 ) -> np.ndarray:
+        """The filtered value of sample ``x`` (any shape, fixed per filter) taken at ``t`` s.
+
+        ``present`` (broadcastable to ``x``, default all True) marks the elements sampled now;
+        the others are returned as given and their filter state is kept."""
         x = np.asarray(x, dtype=np.float64)
         if self.x_hat is None:
-            self.x_hat, self.dx_hat, self.t_prev = x.copy(), np.zeros_like(x), t
-            return x.copy()
-        assert self.dx_hat is not None
+            self.x_hat = np.full_like(x, np.nan)
+            self.dx_hat = np.zeros_like(x)
+            self.t_prev = np.full_like(x, np.nan)
+        assert self.dx_hat is not None and self.t_prev is not None
         if x.shape != self.x_hat.shape:
             raise ValueError(f"One-Euro filter got shape {x.shape}, started with "
                              f"{self.x_hat.shape}")
-        period = t - self.t_prev
-        if period <= 0:
+        on = np.broadcast_to(True if present is None else present, x.shape)
+        first = on & np.isnan(self.x_hat)  # an element's first sample passes unchanged
+        step = on & ~first
+        if np.any(step & (t <= self.t_prev)):
             raise ValueError(f"One-Euro filter samples must move forward in time: t={t} after "
-                             f"t={self.t_prev}")
+                             f"t={np.nanmax(self.t_prev)}")
+        period = np.where(step, t - self.t_prev, 1.0)  # T_e
         speed = (x - self.x_hat) / period
         a_d = self.alpha(self.d_cutoff, period)
-        self.dx_hat = a_d * speed + (1.0 - a_d) * self.dx_hat
-        a = self.alpha(self.min_cutoff + self.beta * np.abs(self.dx_hat), period)
-        self.x_hat = a * x + (1.0 - a) * self.x_hat
-        self.t_prev = t
-        return self.x_hat.copy()
+        dx_hat = a_d * speed + (1.0 - a_d) * self.dx_hat
+        a = self.alpha(self.min_cutoff + self.beta * np.abs(dx_hat), period)
+        x_hat = a * x + (1.0 - a) * self.x_hat
+        self.x_hat = np.where(step, x_hat, np.where(first, x, self.x_hat))
+        self.dx_hat = np.where(step, dx_hat, self.dx_hat)
+        self.t_prev = np.where(on, t, self.t_prev)
+        return np.where(on, self.x_hat, x)
 
 
 @dataclass
@@ -113,7 +128,7 @@ class PoseTracker:
         smooth: One-Euro filter every keypoint coordinate of every track.
         min_cutoff, beta, d_cutoff: the One-Euro parameters (:class:`OneEuroFilter`), in Hz
             and Hz per px/s. The defaults (1 Hz, 0.05, 1 Hz) suit people a few hundred pixels
-            tall (docs/benchmarks.md, "Tracking and smoothing").
+            tall (docs/benchmarks.md, section Video).
     """
 
     def __init__(
@@ -151,11 +166,15 @@ class PoseTracker:
             return iou.numpy()  # (N, T)
         assert self.sigmas is not None
         areas = np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 0, None), axis=1)  # (N,)
-        columns = [
-            oks_one_to_many(t.keypoints, kpts, float(np.prod(np.clip(t.box[2:] - t.box[:2], 0,
-                                                                      None))), areas, self.sigmas)
-            for t in self.tracks
-        ]
+        columns = []
+        for track in self.tracks:
+            # The track's pose plays the prediction, each person the "ground truth" whose
+            # labelled keypoints are those both have; the scale is the mean of the two areas.
+            both = (kpts[:, :, 2] > 0) & (track.keypoints[None, :, 2] > 0)  # (N, K)
+            people = np.concatenate([kpts[:, :, :2], both[..., None]], axis=2)  # (N, K, 3)
+            area = np.prod(np.clip(track.box[2:] - track.box[:2], 0, None))
+            columns.append(oks_matrix(track.keypoints[None, :, :2], people, (area + areas) / 2,
+                                      self.sigmas)[0])
         return np.stack(columns, axis=1)  # (N, T)
 
     def _greedy_pairs(self, sim: np.ndarray) -> dict[int, int]:
@@ -195,7 +214,7 @@ class PoseTracker:
                 self.next_id += 1
             ids[i] = track.track_id
             if track.smoother is not None:
-                out[i, :, :2] = track.smoother(kpts[i, :, :2], t)
+                out[i, :, :2] = track.smoother(kpts[i, :, :2], t, present=kpts[i, :, 2:] > 0)
         self.tracks = [tr for tr in self.tracks if tr.missed <= self.max_missed]
         data = torch.from_numpy(out).to(people.keypoints.data)
         return PoseInstances(people.boxes, Keypoints(data), people.scores,

@@ -69,6 +69,20 @@ def test_one_euro_speed_raises_the_cutoff():
     assert ramp[-1] - fast[-1] < 0.5 * (ramp[-1] - slow[-1])
 
 
+
+def test_one_euro_absent_elements_keep_their_state():
+    """Element 0 skips sample 2 (absent: passed through, state kept), so its next step has
+    T_e = 2/(2π) and α = 1 / (1 + ½) = ⅔ (β = 0): x̂ = ⅔·2 + ⅓·1 = 5/3. Element 1 is absent
+    until sample 2 and starts there as a first sample."""
+    f = OneEuroFilter(min_cutoff=1.0, beta=0.0)
+    fps = 2 * math.pi
+    assert f(np.array([0.0, 7.0]), 0 / fps, present=np.array([True, False])).tolist() == [0, 7]
+    assert f(np.array([2.0, 7.0]), 1 / fps, present=np.array([True, False])) == pytest.approx(
+        [1.0, 7.0])
+    assert f(np.array([99.0, 4.0]), 2 / fps, present=np.array([False, True])) == pytest.approx(
+        [99.0, 4.0])
+    assert f(np.array([2.0, 6.0]), 3 / fps) == pytest.approx([5 / 3, 5.0])
+
 def test_one_euro_rejects_bad_input():
     with pytest.raises(ValueError, match="min_cutoff > 0"):
         OneEuroFilter(min_cutoff=0.0)
@@ -150,6 +164,21 @@ def test_an_id_is_retired_after_max_missed_frames(gap, same_id):
         tracker.update(PoseInstances.empty(17))
     assert tracker.update(_people([a])).track_ids.tolist() == ([0] if same_id else [1])
 
+
+
+def test_oks_counts_only_keypoints_both_people_have():
+    """Bottom-up people miss parts as (0, 0, conf 0). Two different people far apart, each with
+    the same 12 parts missing, must not match through their shared (0, 0) points."""
+    a, b = _shape(0, 200.0) + [150, 300], _shape(1, 200.0) + [650, 300]
+    partial = [np.concatenate([pose, np.ones((17, 1))], axis=1) for pose in (a, b)]
+    for pose in partial:
+        pose[5:] = 0.0
+    tracker = PoseTracker(sigmas=SIGMAS)
+    people = [PoseInstances.from_keypoints(torch.tensor(p[None], dtype=torch.float32))
+              for p in partial]
+    assert tracker.update(people[0]).track_ids.tolist() == [0]
+    assert tracker.update(people[1]).track_ids.tolist() == [1]
+    assert tracker.update(people[1]).track_ids.tolist() == [1]
 
 def test_smoothing_keeps_state_per_track():
     """Each tracked person's smoothed keypoints equal a One-Euro filter run on that person

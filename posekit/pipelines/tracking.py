@@ -197,9 +197,9 @@ class PoseTracker:
         kpts = people.keypoints.data.detach().cpu().double().numpy()  # (N, K, 3)
         boxes = people.boxes.detach().cpu().double().numpy()  # (N, 4)
         pairs = self._greedy_pairs(self._similarity(kpts, boxes))
-        matched = {id(self.tracks[j]) for j in pairs.values()}
-        for track in self.tracks:
-            if id(track) not in matched:
+        matched = set(pairs.values())
+        for j, track in enumerate(self.tracks):
+            if j not in matched:
                 track.missed += 1
         ids = np.zeros(len(kpts), dtype=np.int64)
         out = kpts.copy()

@@ -198,6 +198,23 @@ def test_smoothing_keeps_state_per_track():
     assert not torch.allclose(raw.xy, people.xy, atol=0.1)  # it did smooth
 
 
+
+def test_smoothing_passes_missing_keypoints_through():
+    """A part not found (0, 0, conf 0) stays (0, 0) and does not drag the filter: when the part
+    appears it starts there, unfiltered."""
+    pose = np.concatenate([_shape(0, 200.0) + [300, 300], np.ones((17, 1))], axis=1)
+    tracker = PoseTracker(sigmas=SIGMAS, smooth=True)
+    for f in range(5):
+        frame = pose.copy()
+        frame[:, 0] += 3 * f
+        if f < 4:
+            frame[0] = 0.0  # the nose is missing in frames 0-3
+        out = tracker.update(PoseInstances.from_keypoints(torch.tensor(frame[None],
+                                                                       dtype=torch.float32)))
+        assert out.track_ids.tolist() == [0]
+        np.testing.assert_allclose(out.keypoints.data[0, 0].numpy(), frame[0], atol=1e-4)
+    assert not np.allclose(out.xy[0, 1:].numpy(), frame[1:, :2], atol=0.1)  # the rest smoothed
+
 def test_tracker_rejects_bad_options():
     with pytest.raises(ValueError, match="sigmas"):
         PoseTracker(30.0, match="oks")

@@ -142,9 +142,10 @@ class PoseInstances:
         return self.keypoints.xy
 
     def to(self, *args: Any, **kwargs: Any) -> PoseInstances:
+        boxes = self.boxes.to(*args, **kwargs)
+        ids = None if self.track_ids is None else self.track_ids.to(boxes.device)  # stay int64
         return PoseInstances(
-            self.boxes.to(*args, **kwargs), self.keypoints.to(*args, **kwargs),
-            self.scores.to(*args, **kwargs), self.track_ids,
+            boxes, self.keypoints.to(*args, **kwargs), self.scores.to(*args, **kwargs), ids,
         )
 
     @staticmethod

@@ -64,6 +64,8 @@ def test_track_ids_follow_indexing_cat_and_coco():
     assert p.track_ids.dtype == torch.int64
     assert p[torch.tensor([False, True, True])].track_ids.tolist() == [3, 9]
     assert p[-1].track_ids.tolist() == [9]
+    moved = p.to(torch.float16)  # a dtype change leaves the ids exact int64
+    assert moved.track_ids.dtype == torch.int64 and moved.track_ids.tolist() == [7, 3, 9]
     assert PoseInstances.cat([p, p[0]]).track_ids.tolist() == [7, 3, 9, 7]
     dicts = p.to_coco(image_id=1)
     assert [d["track_id"] for d in dicts] == [7, 3, 9]

@@ -170,7 +170,9 @@ class OneStageTask(Task):
         self.criterion = RTMOCriterion(
             torch.tensor(self.skeleton.sigmas, dtype=torch.float32),
             loss_weights=o.loss_weights, stage2_loss_weights=o.stage2_loss_weights,
-            stage2_epoch=o.stage2_epoch, overlaps_power=o.overlaps_power)
+            stage2_epoch=o.stage2_epoch, overlaps_power=o.overlaps_power,
+            stage2_overlaps_power=o.stage2_overlaps_power,
+            keypoints_for_center=o.keypoints_for_center)
 
     def collate_fn(self, items: list[dict]) -> dict:
         """Images stacked, people kept per image (`collate_onestage`)."""

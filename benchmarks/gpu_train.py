@@ -93,7 +93,8 @@ def train_steps(cfg: ExperimentConfig, iters: int, device: torch.device, amp: bo
         images += batch["image"].shape[0]
     _sync(device)
     seconds = time.perf_counter() - start
-    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
+    cuda = device.type == "cuda"
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else float("nan")
     return {"images_per_s": images / seconds, "peak_mib": peak, "loss": float(loss.detach()),
             "iters": iters, "batch": cfg.data.batch_size}
 

@@ -31,9 +31,8 @@ from posekit.data.transforms import TopDownAugment, fix_aspect_ratio
 from posekit.engine.topdown_task import TopDownTask
 from posekit.skeletons import get_skeleton
 
-FIXTURE = json.loads(
-    (Path(__file__).resolve().parents[1] / "engine" / "fixtures" / "mmpose_recipes.json").read_text()
-)
+FIXTURE_PATH = Path(__file__).resolve().parents[1] / "engine" / "fixtures" / "mmpose_recipes.json"
+FIXTURE = json.loads(FIXTURE_PATH.read_text())
 REF = FIXTURE["topdown_draws"]
 SAMPLE = FIXTURE["sample"]
 N = 4000

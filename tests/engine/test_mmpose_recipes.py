@@ -54,9 +54,6 @@ _RTMO_SHARED = {
     "schedule has one warm-up kind, linear over schedule.warmup_iters",
     "decay": "MMPose runs a cosine over epochs 5-280, ×2.5 at 280, a second cosine over 281-580 "
     "and a constant lr for the last 20; posekit runs one cosine over all epochs to the same floor",
-    "mosaic_view": "MMPose's perspective affine shows a 640/scale window around canvas point "
-    "(320, 320) of the 1280² mosaic; posekit letterboxes the whole mosaic (halves it) and then "
-    "applies the random affine, so mosaic objects are about half MMPose's size",
     "shear": "MMPose's BottomupRandomAffine (perspective mode) adds a U(-2°, 2°) shear per axis; "
     "posekit's WholeImageAffine has no shear",
     "mixup": "YOLOXMixUp is not ported",
@@ -213,7 +210,6 @@ def _rtmo_mmpose(r: dict) -> dict:
         "aug_scale": tuple(affine["scale_factor"]),
         "aug_rotate": (affine["rotate_factor"], affine["distribution"]),
         "aug_shift": affine["shift_factor"],
-        "mosaic_view": affine["transform_mode"],
         "shear": affine["shear_factor"] if "perspective" in affine["transform_mode"] else 0.0,
         "mixup": bool(_step(r, "YOLOXMixUp")), "hsv": bool(_step(r, "YOLOXHSVRandomAug")),
         "batch_resize": tuple(b["random_size_range"] for b in batch_aug),
@@ -290,7 +286,7 @@ def _rtmo_posekit(cfg: ExperimentConfig) -> dict:
         "aug_mosaic": a.mosaic_prob, "aug_flip": a.flip_prob, "aug_scale": tuple(a.scale_range),
         "aug_rotate": (a.rotate_factor, "uniform"),  # OneStageDataset: rotation="uniform"
         "aug_shift": a.shift_factor,
-        "mosaic_view": "letterboxed mosaic, then affine", "shear": 0.0,
+        "shear": 0.0,
         "mixup": False, "hsv": False, "batch_resize": (), "last_epochs_pipeline": 0,
     }
 
@@ -348,3 +344,18 @@ def test_comparison_catches_a_wrong_value() -> None:
     theirs = mmpose_view(RECIPES[MAPPING["vitpose_base_coco_256x192"]])
     assert not _same(ours["layer_decay"], theirs["layer_decay"])
     assert _same(ours["drop_path"], theirs["drop_path"])
+
+
+def test_rtmo_mosaic_view_assumption() -> None:
+    """posekit's RTMO input is a W×H window of the 2W×2H mosaic at scale 1 around canvas point
+    (W/2, H/2) (OneStageDataset; pinned by test_onestage_task's mosaic test). That is MMPose's
+    view because its BottomupRandomAffine runs in perspective mode, centred on the input size,
+    right after a Mosaic of the input size."""
+    for name in ("rtmo-s_8xb32-600e_coco-640x640", "rtmo-m_16xb16-600e_coco-640x640",
+                 "rtmo-l_16xb16-600e_coco-640x640"):
+        steps = [a["type"] for a in RECIPES[name]["augment"]]
+        assert steps[:2] == ["Mosaic", "BottomupRandomAffine"]
+        recipe = RECIPES[name]
+        mosaic, affine = _step(recipe, "Mosaic"), _step(recipe, "BottomupRandomAffine")
+        assert affine["transform_mode"] == "perspective"
+        assert mosaic["img_scale"] == affine["input_size"] == [640, 640]

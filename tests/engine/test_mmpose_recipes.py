@@ -4,9 +4,10 @@ The reference values come from MMPose's own config files, extracted into
 tests/engine/fixtures/mmpose_recipes.json by make_mmpose_recipe_fixtures.py (run in the MMPose
 venv). Per config both sides are reduced to the same fields (optimizer, lr, weight decay, betas,
 eps, gradient clipping, batch per GPU, epochs, warm-up, decay, layer decay, lr multipliers, drop
-path, EMA, losses and their weights, codec, test settings, augmentation parameters) and compared;
-a difference fails unless ``DELIBERATE`` lists it with its reason. docs/training.md repeats the
-list. Every ``DELIBERATE`` entry must still be a difference, so the list cannot go stale.
+path, EMA, losses and their weights, codec, test settings, input normalisation, augmentation
+parameters) and compared; a difference fails unless ``DELIBERATE`` lists it with its reason.
+docs/training.md repeats the list. Every ``DELIBERATE`` entry must still be a difference, so the
+list cannot go stale.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import inspect
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from posekit.config import ExperimentConfig, list_configs, load_config
+from posekit.data.topdown import image_to_tensor
 from posekit.data.transforms import half_body_center_scale
 from posekit.engine.topdown_task import TopDownTask
 from posekit.models import build_model
@@ -169,6 +172,9 @@ def mmpose_view(r: dict) -> dict:
         v["loss"] = (loss["type"], loss["use_target_weight"], loss["loss_weight"])
         v["stages"] = (1.0,) * r["head"].get("num_stages", 1)
         v["test"] = (r["test_cfg"]["flip_test"], r["test_cfg"]["shift_heatmap"])
+        pre = r["preprocessor"]
+        v["preprocess"] = ("rgb" if pre["bgr_to_rgb"] else "bgr", tuple(pre["mean"]),
+                           tuple(pre["std"]))
         v.update(_topdown_augment_mmpose(r))
     return v
 
@@ -257,6 +263,7 @@ def posekit_view(cfg: ExperimentConfig) -> dict:
     stages = cfg.model.kwargs.get("num_stages", cfg.model.kwargs.get("num_stacks", 1))
     v["stages"] = tuple(cfg.model.stage_weights) or (1.0,) * stages
     v["test"] = (cfg.test.flip_test, cfg.test.shift_heatmap)
+    v["preprocess"] = _topdown_preprocess()
     aug = TopDownTask(cfg).augment()
     half_defaults = inspect.signature(half_body_center_scale).parameters
     v.update({
@@ -271,6 +278,18 @@ def posekit_view(cfg: ExperimentConfig) -> dict:
         "aug_udp": aug.udp, "aug_color": "jitter" if aug.color_jitter else "none",
     })
     return v
+
+
+def _topdown_preprocess() -> tuple:
+    """Channel order, mean and std of the crops posekit's top-down models see, measured on
+    image_to_tensor: t = (x − mean) / std on 0–255 pixels."""
+    black = image_to_tensor(np.zeros((1, 1, 3), np.uint8))[:, 0, 0].double()
+    white = image_to_tensor(np.full((1, 1, 3), 255, np.uint8))[:, 0, 0].double()
+    blue = image_to_tensor(np.array([[[255, 0, 0]]], np.uint8))[:, 0, 0].double()  # BGR input
+    std = 255 / (white - black)
+    mean = -black * std
+    order = "rgb" if int((blue - black).abs().argmax()) == 2 else "bgr"
+    return order, tuple(round(float(m), 4) for m in mean), tuple(round(float(x), 4) for x in std)
 
 
 def _rtmo_posekit(cfg: ExperimentConfig) -> dict:

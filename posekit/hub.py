@@ -56,9 +56,9 @@ except ImportError:  # pragma: no cover - Windows
 
 __all__ = [
     "ModelEntry", "MODELS", "DEFAULT_DETECTOR", "DownloadError", "cache_home", "model_table",
-    "find_model", "is_model_name", "load_user_models", "resolve", "fetch", "download",
-    "sha256_of", "download_path", "converted_path", "cache_state", "checkpoint_or_model",
-    "format_table", "table_records",
+    "find_model", "is_model_name", "load_user_models", "describe_config", "resolve", "fetch",
+    "download", "sha256_of", "download_path", "converted_path", "cache_state",
+    "checkpoint_or_model", "format_table", "table_records",
 ]
 
 DEFAULT_DETECTOR = "rtmo-s"  # the people whose boxes a top-down model resolved by name crops
@@ -128,8 +128,7 @@ def _topdown(name: str, family: str, config: str, size: str, params: float, ap: 
 MODELS: dict[str, ModelEntry] = {e.name: e for e in (
     _rtmo("rtmo-s", "s", "coco", 9.87, 0.677,
           "rtmo-s_8xb32-600e_coco-640x640-8db55a59_20231211.pth", "8db55a59",
-          "AP 0.677 as in MMPose's rtmo_coco.md and the RTMO paper; the metafile says 0.673, "
-          "the CrowdPose figure"),
+          "AP 0.677 as in rtmo_coco.md and the paper; the metafile's 0.673 is its CrowdPose AP"),
     _rtmo("rtmo-m", "m", "coco", 22.53, 0.709,
           "rtmo-m_16xb16-600e_coco-640x640-6f4e0306_20231211.pth", "6f4e0306"),
     _rtmo("rtmo-l", "l", "coco", 44.69, 0.724,
@@ -191,9 +190,8 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in (
         "openpose-cmu", "OpenPose", "bottom-up", "coco17", "openpose_cmu_coco", "368x368", 52.31,
         None, None, None,
         "CMU OpenPose licence: non-commercial research use only; posekit does not re-host it",
-        "no stable URL: get body_pose_model.pth (pytorch-openpose's port of CMU's COCO body "
-        "model) from the folders linked in the README of github.com/Hzzone/pytorch-openpose; no "
-        "hash is published, the conversion checks every key and shape",
+        "no stable URL: get body_pose_model.pth via the links in Hzzone/pytorch-openpose's "
+        "README (no hash published)",
         file_name="body_pose_model.pth"),
 )}
 
@@ -277,7 +275,10 @@ def load_user_models(path: str | Path, base: dict[str, ModelEntry]) -> dict[str,
             config = str(fields["config"])
             local = path.parent / config
             fields["config"] = str(local) if local.is_file() else config
-            find_config(fields["config"])  # a missing config fails here, naming it
+            try:
+                find_config(fields["config"])
+            except FileNotFoundError as exc:
+                raise ValueError(f"{where}: {exc}") from None
         if "coco_ap" in fields and fields["coco_ap"] is not None:
             fields["coco_ap"] = float(fields["coco_ap"])
         name = str(name)
@@ -326,8 +327,10 @@ def download_path(entry: ModelEntry) -> Path:
 
 
 def converted_path(entry: ModelEntry) -> Path:
-    """The converted posekit checkpoint; its name changes with the entry's URL, hash and config."""
-    key = hashlib.sha256(f"{entry.url}\n{entry.sha256}\n{entry.config}".encode()).hexdigest()
+    """The converted posekit checkpoint; its name changes with the released file (its hash, or
+    its name where no hash is known) and the config it is converted onto."""
+    source = entry.sha256 or entry.source_name
+    key = hashlib.sha256(f"{source}\n{entry.config}".encode()).hexdigest()
     return cache_home() / "models" / f"{entry.name}-{key[:8]}.pt"
 
 

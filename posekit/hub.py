@@ -212,7 +212,9 @@ _USER_KEYS = frozenset({"url", "sha256", "config", "family", "coco_ap", "licence
 
 
 def _check_sha256(value: Any, where: str) -> str:
-    text = str(value).strip().lower()
+    if not isinstance(value, str):  # YAML reads 01234567 as a number
+        raise ValueError(f"{where}: sha256 must be a quoted string of hex digits, got {value!r}")
+    text = value.strip().lower()
     if not re.fullmatch(r"[0-9a-f]{8,64}", text):
         raise ValueError(f"{where}: sha256 must be 8 to 64 hex digits, got {value!r}")
     return text
@@ -285,6 +287,10 @@ def load_user_models(path: str | Path, base: dict[str, ModelEntry]) -> dict[str,
         if name in table:
             if "url" in fields and "file_name" not in fields:
                 fields["file_name"] = ""  # the new URL's name, not the built-in's
+            if "config" in fields:  # another network: its paradigm, size and parameters
+                described = describe_config(fields["config"])
+                described.pop("family")
+                fields = {**described, **fields}
             table[name] = dataclasses.replace(table[name], **fields)
             continue
         missing = [k for k in ("url", "sha256", "config") if k not in fields]
@@ -314,9 +320,14 @@ def find_model(name: str) -> ModelEntry:
     raise ValueError(f"unknown model {name!r}{hint} (`posekit models` lists them)")
 
 
+_FILE_SUFFIXES = (".pt", ".pth", ".ckpt", ".onnx", ".json")
+
+
 def is_model_name(text: Any) -> bool:
-    """True for a string that names a table entry and is not an existing path."""
-    return isinstance(text, str) and not Path(text).exists() and text in model_table()
+    """True for a string that names a table entry and is neither a file nor named like one."""
+    if not isinstance(text, str) or Path(text).suffix.lower() in _FILE_SUFFIXES:
+        return False
+    return not Path(text).exists() and text in model_table()
 
 
 # ------------------------------------------------------------------------------------ the cache

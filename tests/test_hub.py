@@ -412,12 +412,27 @@ def test_user_table_adds_a_model_from_a_file_url(releases, home, tmp_path, monke
     assert set(model_table()) == set(MODELS) | {"my-rtmo"}
 
 
+def test_user_table_overrides_fields_of_builtins(home, tmp_path, monkeypatch):
+    point(monkeypatch, tmp_path, {
+        "cpm": {"config": "cpm_6stage_coco_384x288", "coco_ap": 0.5},
+        "vitpose-b": {"url": "file:///mirror/vb.pth", "sha256": "AB" * 32}})
+    cpm, vb = find_model("cpm"), find_model("vitpose-b")
+    assert (cpm.input_size, cpm.family, cpm.coco_ap, cpm.url) == (
+        "384x288", "CPM", 0.5, MODELS["cpm"].url)
+    assert converted_path(cpm) != converted_path(MODELS["cpm"])  # another config: converted anew
+    assert (vb.url, vb.sha256, vb.config) == ("file:///mirror/vb.pth", "ab" * 32,
+                                              MODELS["vitpose-b"].config)
+    assert download_path(vb) == home / "downloads" / "vb.pth"
+
+
 @pytest.mark.parametrize(("entry", "message"), [
     ({"url": "https://x/a.pth", "sha256": "0123abcd"}, "a new model needs config"),
     ({"url": "ftp://x/a.pth", "sha256": "0123abcd", "config": "rtmo-s_coco_640x640"},
      "url must start with http://, https:// or file://"),
     ({"url": "https://x/a.pth", "sha256": "0123", "config": "rtmo-s_coco_640x640"},
      "sha256 must be 8 to 64 hex digits"),
+    ({"url": "https://x/a.pth", "sha256": 1234567, "config": "rtmo-s_coco_640x640"},
+     "sha256 must be a quoted string of hex digits"),
     ({"url": "https://x/a.pth", "sha256": "0123abcd", "config": "nope_config"},
      "config file not found: nope_config"),
     ({"url": "https://x/a.pth", "sha256": "0123abcd", "config": "rtmo-s_coco_640x640",

@@ -311,6 +311,13 @@ def test_offline_names_url_and_path_then_picks_up_a_placed_file(releases, home, 
     assert (tmp_path / "o" / PHOTO.name).is_file()
 
 
+def test_model_without_url_says_where_to_place_it(home):
+    with pytest.raises(DownloadError) as err:
+        resolve("openpose-cmu")
+    msg = str(err.value)
+    assert "pytorch-openpose" in msg and str(home / "downloads" / "body_pose_model.pth") in msg
+
+
 RESOLVE = "from posekit.hub import resolve; print(resolve('rtmo-s'))"
 
 

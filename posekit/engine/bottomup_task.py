@@ -150,12 +150,13 @@ class BottomUpTask(Task):
                  flip_test: bool | None = None, detector: Detector | None = None) -> BottomUp:
         """``network``: x → (heatmaps, pafs), the :meth:`inference_model` of an OpenPose model or
         an onnxruntime runner of its export; ``detector`` is not used."""
-        cmu = "cmu" in self.cfg.model.name
+        cmu = "cmu" in self.cfg.model.name  # CMU's weights: pytorch-openpose's preset, no caps
         return BottomUp(
             network, OPENPOSE18, input_height=self.cfg.codec.input_size[1], stride=self.stride,
+            scales=self.cfg.test.scales,
             flip_test=self.cfg.test.flip_test if flip_test is None else flip_test,
             preprocess="cmu" if cmu else "imagenet", device=device,
-            grouping=GroupingConfig(max_peaks=self.MAX_PEAKS),
+            grouping=GroupingConfig.cmu() if cmu else GroupingConfig(max_peaks=self.MAX_PEAKS),
         )
 
     def predict(self, model, coco: CocoPoseDataset, device: torch.device | str = "cpu", *,

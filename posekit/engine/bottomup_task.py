@@ -142,6 +142,10 @@ class BottomUpTask(Task):
         returns (PAF stages, heatmap stages))."""
         return LastStage(model, order=(1, 0)).eval()
 
+    def input_multiple(self) -> int:
+        """Any image's aspect ratio and scale: inputs padded to the stride (BottomUp)."""
+        return self.stride
+
     def example_input(self, batch: int = 1) -> Tensor:
         w, h = self.cfg.codec.input_size
         return torch.zeros(batch, 3, h, w)

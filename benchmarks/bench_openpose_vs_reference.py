@@ -64,8 +64,6 @@ def compare(repo: str, image_path: str | Path = IMAGE, rounds: int = 3, threads:
     and the speed ratios reference / posekit (> 1: posekit faster)."""
     torch.set_num_threads(threads)
     weights = seeded_state_dict(np.load(WEIGHTS))
-    body = load_body(repo, weights)
-    body.model = TimedForward(body.model)
     cfg = load_config(find_config("openpose_cmu_coco"))
     task = build_task(cfg)
     model = task.build_model().eval()
@@ -73,9 +71,11 @@ def compare(repo: str, image_path: str | Path = IMAGE, rounds: int = 3, threads:
     pipes = {"eager": task.pipeline(task.inference_model(model))}
     image = cv2.imread(str(image_path))
     with tempfile.TemporaryDirectory() as tmp:
-        if onnx:
+        if onnx:  # before the reference's torchvision stand-in, which the exporter looks up
             runner = OnnxRunner(export_onnx(task, model, Path(tmp) / "cmu.onnx"), threads=threads)
             pipes["onnxruntime"] = task.pipeline(runner)
+        body = load_body(repo, weights)
+        body.model = TimedForward(body.model)
         times: dict[str, list[float]] = {k: [] for k in ("reference", "reference network",
                                                          *pipes, *(f"{k} network" for k in pipes))}
         with torch.inference_mode():

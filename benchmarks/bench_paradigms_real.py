@@ -18,8 +18,12 @@ and onnxruntime, 2 threads, seeded weights (the networks' cost does not depend o
 Writes ``paradigms_real.md`` (ms/image per curve and people count), ``phases.md`` (every row
 by phase), ``paradigms_real.json``, the plot (``--plot``) and prints where curves cross.
 
-    PYTHONPATH=$PWD python benchmarks/bench_paradigms_real.py --out runs/paradigms_real \
-        --plot docs/bench_paradigms_real.png
+On a shared machine run it with ``OMP_WAIT_POLICY=PASSIVE``: busy-waiting OpenMP threads make
+eager PyTorch several times slower when the cores are busy (SimpleBaseline-Res50 on 4 crops,
+2 threads, load ≈ 13: 17.4 s active, 3.2 s passive).
+
+    OMP_WAIT_POLICY=PASSIVE PYTHONPATH=$PWD python benchmarks/bench_paradigms_real.py \
+        --out runs/paradigms_real --plot docs/bench_paradigms_real.png
 """
 
 from __future__ import annotations
@@ -145,7 +149,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[BenchRow] = []
-    log = {"threads": args.threads, "size": SIZE, "load": []}
+    log = {"threads": args.threads, "size": SIZE, "load": [],
+           "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "")}
     start = time.perf_counter()
     for config, name in MODELS.items():
         t = time.perf_counter()

@@ -181,7 +181,7 @@ def plot_rows(rows: Sequence[BenchRow], path: str | Path,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    fig, ax = plt.subplots(figsize=(9.5, 4.5), dpi=120)
     series: dict[tuple[str, str], list[BenchRow]] = {}
     for r in rows:
         series.setdefault((r.model, r.runtime), []).append(r)
@@ -197,7 +197,7 @@ def plot_rows(rows: Sequence[BenchRow], path: str | Path,
     ax.set_ylabel("ms / image (end to end)")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the curves
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

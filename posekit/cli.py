@@ -298,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "tiny and Res-50 configs)")
     p.add_argument("--people", default="1,2,4,8,16,32", help="comma-separated people counts")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per image")
+    p.add_argument("--budget", type=float, default=0.0, help="seconds per model × runtime × "
+                   "people cell: fewer repeats for slow calls (0 = always --repeats)")
     p.add_argument("--size", type=int, default=512, help="image side in pixels")
     p.add_argument("--runtimes", default="torch,onnxruntime")
     p.add_argument("--threads", type=int, default=0, help="torch/ORT threads (0 = default)")

@@ -46,14 +46,14 @@ class OneStageDataset(Dataset):
                  train: bool, flip_prob: float = 0.5, scale_range: tuple[float, float] = (0.75,
                                                                                         1.25),
                  rotate_deg: float = 10.0, shift: float = 0.1, mosaic_prob: float = 0.0,
-                 seed: int = 0) -> None:
+                 seed: int = 0, align: str = "top_left") -> None:
         self.coco = coco
         self.input_size = input_size
         self.skeleton = skeleton
         self.train = train
         self.flip_prob = flip_prob
         self.affine = WholeImageAffine(input_size, scale_range=scale_range, rotate_deg=rotate_deg,
-                                       rotation="uniform", shift=shift, align="top_left")
+                                       rotation="uniform", shift=shift, align=align)
         self.mosaic_prob = mosaic_prob
         self.seed = seed
         self.epoch = 0
@@ -170,7 +170,8 @@ class OneStageTask(Task):
         self.criterion = RTMOCriterion(
             torch.tensor(self.skeleton.sigmas, dtype=torch.float32),
             loss_weights=o.loss_weights, stage2_loss_weights=o.stage2_loss_weights,
-            stage2_epoch=o.stage2_epoch, overlaps_power=o.overlaps_power)
+            stage2_epoch=o.stage2_epoch, overlaps_power=o.overlaps_power,
+            aux_epoch=o.aux_epoch)
 
     def collate_fn(self, items: list[dict]) -> dict:
         """Images stacked, people kept per image (`collate_onestage`)."""
@@ -188,10 +189,18 @@ class OneStageTask(Task):
         a = self.cfg.augment
         lo, hi = a.scale_range
         return OneStageDataset(load_split(self.cfg, "train"), tuple(self.cfg.codec.input_size),
-                               self.skeleton, train=True, flip_prob=a.flip_prob,
+                               self.skeleton, train=a.enabled, flip_prob=a.flip_prob,
                                scale_range=(lo, hi), rotate_deg=a.rotate_factor,
                                shift=a.shift_factor, mosaic_prob=a.mosaic_prob,
-                               seed=self.cfg.train.seed)
+                               seed=self.cfg.train.seed, align=self._align())
+
+    def _align(self) -> str:
+        """`WholeImageAffine`'s align for ``onestage.fit``."""
+        fits = {"letterbox": "top_left", "mmpose": "mmpose"}
+        if self.cfg.onestage.fit not in fits:
+            raise ValueError(f"onestage.fit must be letterbox or mmpose, got "
+                             f"{self.cfg.onestage.fit!r}")
+        return fits[self.cfg.onestage.fit]
 
     def loss(self, model: nn.Module, batch: dict, device: torch.device) -> dict[str, Tensor]:
         out = model(batch["image"].to(device, non_blocking=True))

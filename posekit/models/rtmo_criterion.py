@@ -19,8 +19,10 @@ Everything in the assignment runs without gradients on detached predictions.
 
 Loss (`RTMOCriterion`), with the weights of MMPose's released RTMO configs: varifocal
 classification with OKS-aware targets OKS^0.5 (cls 1), IoU (5), OKS on the proxy keypoints (30),
-visibility BCE (1), MLE on the DCC (1; mean over instances × K) and L1 on the box deltas (1), the
-sums normalised by #positives. From ``stage2_epoch`` on (MMPose: epoch 280 of 600) the second
+visibility BCE (1), MLE on the DCC (1; mean over instances × K) and, from ``aux_epoch`` on
+(MMPose: the last 20 of 600 epochs), L1 on the box deltas (1), the sums normalised by #positives.
+The returned terms carry MMPose's names (``loss_bbox`` is the IoU loss, ``loss_bbox_aux`` the L1).
+From ``stage2_epoch`` on (MMPose: epoch 280 of 600) the second
 phase ("proxy_target_cc") trains the proxy keypoints towards the DCC's where the DCC is closer to
 the GT, takes the classification target from the DCC keypoints' OKS, and reweights MLE 5 / OKS 10.
 """
@@ -43,9 +45,12 @@ from posekit.losses import (
 from posekit.models.rtmo import RTMO, RTMOOutput
 from posekit.oks import keypoint_oks
 
-__all__ = ["LOSS_NAMES", "RTMOCriterion", "SimOTAAssigner"]
+__all__ = ["LOSS_NAMES", "MMPOSE_NAMES", "RTMOCriterion", "SimOTAAssigner"]
 
 LOSS_NAMES = ("cls", "iou", "oks", "vis", "mle", "l1")
+# The name of each term in the returned dict (and the logs): MMPose's RTMOHead.loss keys.
+MMPOSE_NAMES = {"cls": "loss_cls", "iou": "loss_bbox", "oks": "loss_oks", "vis": "loss_vis",
+                "mle": "loss_mle", "l1": "loss_bbox_aux"}
 
 
 class SimOTAAssigner:
@@ -122,11 +127,12 @@ class RTMOCriterion:
         stage2_loss_weights: weights that replace those from ``stage2_epoch`` on.
         stage2_epoch: first epoch of the second (proxy_target_cc) phase; negative = never.
         overlaps_power: a positive's classification target is OKS ** power.
+        aux_epoch: first epoch of the L1 box-delta loss; negative = never.
     """
 
     def __init__(self, sigmas: Tensor, *, loss_weights: Mapping[str, float],
                  stage2_loss_weights: Mapping[str, float] | None = None, stage2_epoch: int = -1,
-                 overlaps_power: float = 0.5) -> None:
+                 overlaps_power: float = 0.5, aux_epoch: int = -1) -> None:
         stage2_loss_weights = dict(stage2_loss_weights or {})
         for name, weights in (("loss_weights", loss_weights),
                               ("stage2_loss_weights", stage2_loss_weights)):
@@ -143,19 +149,22 @@ class RTMOCriterion:
         self.stage2_weights = {**loss_weights, **stage2_loss_weights}
         self.stage2_epoch = stage2_epoch
         self.overlaps_power = overlaps_power
+        self.aux_epoch = aux_epoch
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the loss phase: the second (proxy_target_cc) from ``stage2_epoch``."""
         self.stage2 = 0 <= self.stage2_epoch <= epoch
         self.loss_weights = self.stage2_weights if self.stage2 else self.stage1_weights
+        self.aux = 0 <= self.aux_epoch <= epoch
 
     def __call__(self, model: RTMO, out: RTMOOutput, keypoints: Sequence[Tensor],
                  boxes: Sequence[Tensor], areas: Sequence[Tensor]) -> dict[str, Tensor]:
         """Loss of ``out = model(images)`` against each image's people: keypoints (P, K, 3),
         boxes (P, 4) xyxy and areas (P,) in input pixels, on the output's device.
 
-        Returns ``{"loss": weighted sum, "loss_<name>": each term, detached}``.
+        Returns ``{"loss": weighted sum, "loss_<name>": each term, detached}`` with MMPose's
+        names (`MMPOSE_NAMES`).
         """
         priors = out.priors
         pred_boxes = model.decode_boxes(out.box_deltas, priors)  # (B, N, 4)
@@ -183,8 +192,9 @@ class RTMOCriterion:
         losses = {
             "iou": iou_loss(pos_boxes, tb) / num_pos,
             "vis": visibility_bce_loss(out.vis_logits[pb, pn], weight),
-            "l1": (out.box_deltas[pb, pn] - box_targets).abs().sum() / num_pos,
         }
+        if self.aux:
+            losses["l1"] = (out.box_deltas[pb, pn] - box_targets).abs().sum() / num_pos
         if pn.numel():
             # The DCC on the predicted (not detached) boxes, as MMPose: MLE also trains the box.
             dcc = model.dcc(out.pose_vecs[pb, pn], pos_boxes, priors[pn, :2])
@@ -209,5 +219,5 @@ class RTMOCriterion:
         losses["cls"] = varifocal_loss(out.cls_logits, cls_targets) / num_pos
         total = sum(self.loss_weights[k] * v for k, v in losses.items())
         result = {"loss": total}
-        result.update({f"loss_{k}": v.detach() for k, v in losses.items()})
+        result.update({MMPOSE_NAMES[k]: v.detach() for k, v in losses.items()})
         return result

@@ -57,7 +57,7 @@ def test_a_few_steps_lower_the_loss():
         opt.step()
         losses.append(float(out["loss"].detach()))
         mle.append(float(out["loss_mle"]))
-    assert all(k in out for k in ("loss_cls", "loss_iou", "loss_oks", "loss_mle", "loss_vis"))
+    assert all(k in out for k in ("loss_cls", "loss_bbox", "loss_oks", "loss_mle", "loss_vis"))
     # the dynamic assignment changes the positives each step, so the total is noisy: the DCC's
     # MLE term must fall, and the total must end below where it started
     assert mle[-1] < 0.8 * mle[0]
@@ -100,7 +100,7 @@ def test_loss_weights_and_the_second_phase():
     # second phase: the proxies regress the DCC keypoints (not the GT) → a different OKS term
     assert float(phases[2][1]["loss_oks"]) != pytest.approx(float(phases[1][1]["loss_oks"]))
     # same boxes and positives: the box terms agree
-    assert float(phases[2][1]["loss_iou"]) == pytest.approx(float(phases[1][1]["loss_iou"]))
+    assert float(phases[2][1]["loss_bbox"]) == pytest.approx(float(phases[1][1]["loss_bbox"]))
 
 
 def test_unknown_loss_name_is_an_error():

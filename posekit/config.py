@@ -134,6 +134,10 @@ class OptimConfig:
     layer_decay: float = 1.0
     # LR multipliers by parameter-name prefix, e.g. {neck.transformer: 0.05} (RTMO's encoder).
     lr_mults: dict[str, float] = field(default_factory=dict)
+    # Parameters are decayed when they have 2+ dimensions; a 1-D one whose name ends with one of
+    # these is decayed too. MMPose decays by module type and ".bias" instead, so its RTMO also
+    # decays [sigma_scale, res_scale, norm.g, in_proj.bias] (the MMPose parity tests set these).
+    decay_also: tuple[str, ...] = ()
 
 
 @dataclass

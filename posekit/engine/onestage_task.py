@@ -16,12 +16,14 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 import torch
+from pycocotools import mask as coco_mask
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from posekit.config import ExperimentConfig
 from posekit.data.coco import CocoPoseDataset
 from posekit.data.transforms import WholeImageAffine, apply_affine, flip_keypoints, warp_image
+from posekit.engine.checkpoint import load_init_checkpoint
 from posekit.engine.distributed import predict_whole_images
 from posekit.engine.split import load_split
 from posekit.engine.task import Task
@@ -36,7 +38,8 @@ __all__ = ["OneStageDataset", "OneStageTask", "collate_onestage"]
 
 class OneStageDataset(Dataset):
     """Whole images → {"image": (3, H, W) raw pixels, "keypoints": (P, K, 3), "boxes": (P, 4)
-    xyxy, "areas": (P,)} in input pixels; crowd people and people without keypoints dropped.
+    xyxy, "areas": (P,), "invalid": (H, W) mask of the unlabelled people} in input pixels; crowd
+    people and people without keypoints are not trained on, only masked.
 
     Training adds, in MMPose's order for RTMO: a 2×2 mosaic with probability ``mosaic_prob``
     (YOLOX's: four images fitted into the quadrants around a random centre of a 2W×2H canvas,
@@ -57,6 +60,7 @@ class OneStageDataset(Dataset):
         self.mosaic_prob = mosaic_prob
         self.seed = seed
         self.epoch = 0
+        self.segmentation = {a["id"]: a.get("segmentation") for a in coco.gt_dict["annotations"]}
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -113,15 +117,19 @@ class OneStageDataset(Dataset):
         rng = np.random.default_rng((self.seed, self.epoch, index))
         if self.train and self.mosaic_prob > 0 and rng.random() < self.mosaic_prob:
             image, kpts, boxes, areas = self._mosaic(index, rng)
+            invalid = np.zeros(image.shape[:2], np.float32)  # not tracked through the mosaic
         else:
             image, kpts, boxes, areas = self._load(index)
+            invalid = self._unlabelled_mask(index, image.shape[:2])
         ih, iw = image.shape[:2]
         if self.train and rng.random() < self.flip_prob:
             image = image[:, ::-1].copy()
+            invalid = invalid[:, ::-1].copy()
             kpts = flip_keypoints(kpts, iw, self.skeleton.flip_indices)
             boxes = np.stack([iw - boxes[:, 2], boxes[:, 1], iw - boxes[:, 0], boxes[:, 3]], 1)
         m = self.affine.matrix((iw, ih), rng if self.train else None)
         img = warp_image(image, m, (w, h), border_value=LETTERBOX_PAD)
+        invalid = warp_image(invalid, m, (w, h))
         det = abs(np.linalg.det(m[:, :2]))
         out_k = kpts.copy()
         if len(kpts):
@@ -141,12 +149,29 @@ class OneStageDataset(Dataset):
         return {"image": torch.from_numpy(img).permute(2, 0, 1).float(),
                 "keypoints": torch.from_numpy(out_k).float(),
                 "boxes": torch.from_numpy(boxes).float(),
-                "areas": torch.from_numpy(np.asarray(areas)).float()}
+                "areas": torch.from_numpy(np.asarray(areas)).float(),
+                "invalid": torch.from_numpy(invalid)}
+
+    def _unlabelled_mask(self, index: int, shape: tuple[int, int]) -> np.ndarray:
+        """(H, W) float32 1 on the polygons of the image's unlabelled people (crowds, people
+        without keypoints), as MMPose's BottomupGetHeatmapMask(get_invalid=True): run-length
+        (crowd) segmentations are not drawn, as there."""
+        polygons = [self.segmentation.get(p.id) for p in self.coco[index].people
+                    if p.iscrowd or p.num_keypoints == 0]
+        rles = []
+        for seg in polygons:
+            if isinstance(seg, list | tuple) and seg:
+                rle = coco_mask.frPyObjects(seg, shape[0], shape[1])
+                rles.extend(rle if isinstance(rle, list) else [rle])
+        if not rles:
+            return np.zeros(shape, np.float32)
+        return coco_mask.decode(coco_mask.merge(rles)).astype(np.float32)
 
 
 def collate_onestage(items: list[dict]) -> dict:
-    """Stack images; keep per-image people as lists."""
+    """Stack images and unlabelled-people masks; keep per-image people as lists."""
     return {"image": torch.stack([it["image"] for it in items]),
+            "invalid": torch.stack([it["invalid"] for it in items]),
             "keypoints": [it["keypoints"] for it in items],
             "boxes": [it["boxes"] for it in items],
             "areas": [it["areas"] for it in items]}
@@ -182,8 +207,11 @@ class OneStageTask(Task):
         self.criterion.set_epoch(epoch)
 
     def build_model(self) -> nn.Module:
-        return build_model(self.cfg.model.name, num_keypoints=self.skeleton.num_keypoints,
-                           **self.cfg.model.kwargs)
+        model = build_model(self.cfg.model.name, num_keypoints=self.skeleton.num_keypoints,
+                            **self.cfg.model.kwargs)
+        if self.cfg.model.init_checkpoint:
+            load_init_checkpoint(model, self.cfg.model.init_checkpoint)
+        return model
 
     def train_dataset(self) -> Dataset:
         a = self.cfg.augment
@@ -206,7 +234,8 @@ class OneStageTask(Task):
         out = model(batch["image"].to(device, non_blocking=True))
         return self.criterion(model, out, [k.to(device) for k in batch["keypoints"]],
                               [b.to(device) for b in batch["boxes"]],
-                              [a.to(device) for a in batch["areas"]])
+                              [a.to(device) for a in batch["areas"]],
+                              batch["invalid"].to(device) if "invalid" in batch else None)
 
     def inference_model(self, model: nn.Module) -> nn.Module:
         """(B, 3, H, W) raw-pixel letterboxed images → dense (scores, boxes, keypoints, keypoint

@@ -54,6 +54,7 @@ from posekit.models.vitpose import ViTPose
 __all__ = [
     "build_optimizer", "build_scheduler", "train_one_epoch", "main", "train_cli", "TrainResult",
     "autocast_dtype", "check_data", "check_data_cli", "cpu_has_bf16", "train_loader",
+    "scalars_row",
 ]
 
 
@@ -83,7 +84,7 @@ def build_optimizer(model: nn.Module, cfg: ExperimentConfig) -> torch.optim.Opti
         for g in groups:
             g.pop("names", None)
     else:
-        groups = _prefix_groups(model, o.lr, o.weight_decay, o.lr_mults)
+        groups = _prefix_groups(model, o.lr, o.weight_decay, o.lr_mults, tuple(o.decay_also))
     if o.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=o.lr, betas=tuple(o.betas))
     if o.optimizer == "adam":
@@ -94,9 +95,10 @@ def build_optimizer(model: nn.Module, cfg: ExperimentConfig) -> torch.optim.Opti
 
 
 def _prefix_groups(model: nn.Module, lr: float, weight_decay: float,
-                   lr_mults: dict[str, float]) -> list[dict]:
+                   lr_mults: dict[str, float], decay_also: tuple[str, ...] = ()) -> list[dict]:
     """Parameter groups keyed by (LR multiplier, decayed): 1-D parameters (biases, norms) get no
-    weight decay; a name under a prefix of ``lr_mults`` gets lr × its multiplier."""
+    weight decay unless their name ends with one of ``decay_also``; a name under a prefix of
+    ``lr_mults`` gets lr × its multiplier."""
     unused = set(lr_mults)
     groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
     for name, p in model.named_parameters():
@@ -107,7 +109,8 @@ def _prefix_groups(model: nn.Module, lr: float, weight_decay: float,
             if name == prefix or name.startswith(prefix + "."):
                 mult = float(m)
                 unused.discard(prefix)
-        groups.setdefault((mult, p.ndim > 1), []).append(p)
+        decayed = p.ndim > 1 or (bool(decay_also) and name.endswith(decay_also))
+        groups.setdefault((mult, decayed), []).append(p)
     if unused:
         raise ValueError(f"optim.lr_mults: no parameter is under {sorted(unused)}")
     return [{"params": ps, "lr": lr * mult, "weight_decay": weight_decay if decayed else 0.0}
@@ -247,7 +250,7 @@ def train_one_epoch(
     return out
 
 
-def _scalars_row(row: dict[str, Any], start_iter: int, optimizer: torch.optim.Optimizer,
+def scalars_row(row: dict[str, Any], start_iter: int, optimizer: torch.optim.Optimizer,
                  base_lr: float) -> dict[str, Any]:
     """A scalars.jsonl line from a log row: the run's 1-based iteration, the epoch, the lr of
     ``optim.lr``'s schedule (group 0 can be a scaled group, e.g. ViTPose's layer decay) and every
@@ -430,7 +433,7 @@ def _train_epochs(run: _Run, loader: DataLoader, train_set: TrainDataset, start_
         def on_log(row: dict[str, Any], start_iter: int = start_iter) -> None:
             log({"kind": "iter", **row})
             if run.scalars is not None:
-                run.scalars(_scalars_row(row, start_iter, run.optimizer, cfg.optim.lr))
+                run.scalars(scalars_row(row, start_iter, run.optimizer, cfg.optim.lr))
 
         stats = train_one_epoch(
             run.model, run.task, loader, run.optimizer, run.scheduler, run.device, epoch,
@@ -443,15 +446,16 @@ def _train_epochs(run: _Run, loader: DataLoader, train_set: TrainDataset, start_
                        and (time.perf_counter() - started) / 60 >= cfg.train.max_minutes)
         out_of_time = bool(broadcast_object(out_of_time))
         out_of_iters = max_iters > 0 and (epoch + 1) * len(loader) >= max_iters
-        if out_of_iters and not out_of_time and not last_epoch:
+        stop = out_of_time or out_of_iters
+        validate = (epoch + 1) % cfg.train.val_interval == 0 or last_epoch or stop
+        save = (epoch + 1) % cfg.train.checkpoint_interval == 0 or last_epoch or stop
+        _finish_epoch(run, epoch, stats, validate, save)
+        if stop_epoch is not None and epoch >= stop_epoch:
+            break
+        if out_of_iters and not last_epoch:
             if run.main_proc:
                 print(f"stopping after epoch {epoch}: train.max_iters={max_iters} reached",
                       flush=True)
-            out_of_time = True  # the same clean stop: validate, save, end
-        validate = (epoch + 1) % cfg.train.val_interval == 0 or last_epoch or out_of_time
-        save = (epoch + 1) % cfg.train.checkpoint_interval == 0 or last_epoch or out_of_time
-        _finish_epoch(run, epoch, stats, validate, save)
-        if stop_epoch is not None and epoch >= stop_epoch:
             break
         if out_of_time:
             if run.main_proc:

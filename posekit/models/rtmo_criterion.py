@@ -9,7 +9,7 @@ an OKS term, as MMPose's RTMO):
    of the person's centre (the mean of its labelled keypoints, as MMPose's RTMO with
    ``use_keypoints_for_center``; the box centre when none is labelled); anchors in neither
    never become positive;
-2. cost(n, g) = cls_w·(−log score_n) + iou_w·(−log IoU_ng) + oks_w·(−log OKS_ng)
+2. cost(n, g) = cls_w·(−log √score_n) + iou_w·(−log IoU_ng) + oks_w·(−log OKS_ng)
    + 1e5 for anchors not both inside the box and near the centre;
 3. each person takes its k lowest-cost anchors with k = max(1, ⌊Σ top-q OKS_ng⌋) (dynamic k,
    indicated by OKS);
@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from posekit.losses import (
@@ -45,7 +46,7 @@ from posekit.losses import (
 from posekit.models.rtmo import RTMO, RTMOOutput
 from posekit.oks import keypoint_oks
 
-__all__ = ["LOSS_NAMES", "MMPOSE_NAMES", "RTMOCriterion", "SimOTAAssigner"]
+__all__ = ["LOSS_NAMES", "MMPOSE_NAMES", "RTMOCriterion", "SimOTAAssigner", "unlabelled_weight"]
 
 LOSS_NAMES = ("cls", "iou", "oks", "vis", "mle", "l1")
 # The name of each term in the returned dict (and the logs): MMPose's RTMOHead.loss keys.
@@ -96,10 +97,10 @@ class SimOTAAssigner:
             labelled[None].expand(m, g, -1).reshape(m * g, -1),
             gt_areas[None].expand(m, g).reshape(-1), self.sigmas.to(priors.device),
         ).reshape(m, g)
-        p = scores[idx].clamp(1e-6, 1 - 1e-6)[:, None]  # (m, 1)
-        cls_cost = -p.log()  # BCE with target 1 (MMPose's SimOTA)
-        cost = (self.cls_weight * cls_cost - self.iou_weight * torch.log(iou + 1e-8)
-                - self.oks_weight * torch.log(oks + 1e-8)
+        # BCE with target 1, its log clamped at −100 as torch's (MMPose's SimOTA)
+        cls_cost = -scores[idx].log().clamp(min=-100)[:, None]  # (m, 1)
+        cost = (self.cls_weight * cls_cost - self.iou_weight * torch.log(iou + 1e-7)
+                - self.oks_weight * torch.log(oks + 1e-7)
                 + 1e5 * (~(in_box[idx] & in_centre[idx])).float())
         # Dynamic k per person from its best OKS values.
         topk = min(self.candidate_topk, m)
@@ -116,6 +117,24 @@ class SimOTAAssigner:
         pos = matching.any(1)
         assigned[idx[pos]] = matching[pos].float().argmax(1)
         return assigned
+
+
+def unlabelled_weight(invalid: Tensor, keypoints: Tensor, vis_logits: Tensor) -> Tensor:
+    """(N,) classification weights of one image: 1 − the ``invalid`` (H, W) mask, bilinearly
+    sampled at each location's mean proxy keypoint over the keypoints it sees (σ(vis) > 0.3).
+
+    MMPose's YOLOXPoseHead._get_targets_single, to the letter: it maps pixels to the sampling
+    grid with the width, (x / (W − 1)) · 2 − 1, under ``grid_sample``'s default
+    align_corners=False. All ones when the mask is empty.
+    """
+    if not bool((invalid != 0).any()):
+        return keypoints.new_ones(keypoints.shape[0])
+    seen = (vis_logits.clamp(-1e4, 1e4).sigmoid() > 0.3).float()[..., None]  # (N, K, 1)
+    mean = (keypoints * seen).sum(1) / seen.sum(1).clamp(min=1e-8)  # (N, 2)
+    grid = (mean / (invalid.shape[-1] - 1) * 2 - 1).reshape(1, -1, 1, 2)
+    sampled = F.grid_sample(invalid[None, None].to(mean.dtype), grid, mode="bilinear",
+                            padding_mode="zeros", align_corners=False)
+    return 1 - sampled.reshape(-1)
 
 
 class RTMOCriterion:
@@ -159,17 +178,23 @@ class RTMOCriterion:
         self.aux = 0 <= self.aux_epoch <= epoch
 
     def __call__(self, model: RTMO, out: RTMOOutput, keypoints: Sequence[Tensor],
-                 boxes: Sequence[Tensor], areas: Sequence[Tensor]) -> dict[str, Tensor]:
+                 boxes: Sequence[Tensor], areas: Sequence[Tensor],
+                 invalid: Tensor | None = None) -> dict[str, Tensor]:
         """Loss of ``out = model(images)`` against each image's people: keypoints (P, K, 3),
-        boxes (P, 4) xyxy and areas (P,) in input pixels, on the output's device.
+        boxes (P, 4) xyxy and areas (P,) in input pixels, on the output's device. ``invalid``
+        (B, H, W) marks the input pixels of unlabelled people (crowds, people without
+        keypoints); locations whose proxy keypoints point there get no classification loss.
 
-        Returns ``{"loss": weighted sum, "loss_<name>": each term, detached}`` with MMPose's
-        names (`MMPOSE_NAMES`).
+        Returns ``{"loss": weighted sum, "loss_<name>": each weighted term, detached}`` under
+        MMPose's names (`MMPOSE_NAMES`) and with its values (MMPose's loss modules apply their
+        weights), so the terms add up to the loss.
         """
         priors = out.priors
         pred_boxes = model.decode_boxes(out.box_deltas, priors)  # (B, N, 4)
         proxy = model.decode_kpt_offsets(out.kpt_offsets, priors)  # (B, N, K, 2)
-        scores = out.cls_logits.sigmoid()
+        # The assigner sees √(σ(cls) · σ(objectness)), RTMO's objectness fixed at σ(1e4) = 1
+        # (MMPose's YOLOXPoseHead._get_targets_single).
+        scores = out.cls_logits.sigmoid().sqrt()
         sigmas = self.sigmas.to(priors.device)
         cls_targets = torch.zeros_like(out.cls_logits)
         pos_b, pos_n, gt_k, gt_b, gt_a = [], [], [], [], []
@@ -216,8 +241,12 @@ class RTMOCriterion:
             oks = keypoint_oks(p_kpts.detach(), tk[..., :2], weight, ta, sigmas)
         # OKS-aware classification target OKS^power (MMPose's overlaps_power 0.5).
         cls_targets[pb, pn] = oks.clamp(min=1e-3).pow(self.overlaps_power)
-        losses["cls"] = varifocal_loss(out.cls_logits, cls_targets) / num_pos
+        obj_weight = None if invalid is None else torch.stack([
+            unlabelled_weight(invalid[b], proxy[b].detach(), out.vis_logits[b].detach())
+            for b in range(len(keypoints))])  # (B, N)
+        losses["cls"] = varifocal_loss(out.cls_logits, cls_targets, weight=obj_weight) / num_pos
         total = sum(self.loss_weights[k] * v for k, v in losses.items())
         result = {"loss": total}
-        result.update({MMPOSE_NAMES[k]: v.detach() for k, v in losses.items()})
+        result.update({MMPOSE_NAMES[k]: (self.loss_weights[k] * v).detach()
+                       for k, v in losses.items()})
         return result

@@ -220,8 +220,9 @@ def train_one_epoch(
             scaler.unscale_(optimizer)
         else:
             loss.backward()
+        grad_norm = None  # the total norm before clipping, logged as MMEngine does
         if grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            grad_norm = float(nn.utils.clip_grad_norm_(model.parameters(), grad_clip))
         if scaler is not None:
             scaler.step(optimizer)
             scaler.update()
@@ -240,8 +241,11 @@ def train_one_epoch(
             bar.update(1)
             bar.set_postfix(loss=f"{float(reduced['loss']):.4g}", img_s=f"{rate:.1f}")
         if on_log is not None and (start_iter + it + 1) % log_interval == 0:
-            on_log({"epoch": epoch, "iter": it + 1, "lr": lr,
-                    **{k: float(v) for k, v in reduced.items()}, "images_per_s": rate})
+            row = {"epoch": epoch, "iter": it + 1, "lr": lr,
+                   **{k: float(v) for k, v in reduced.items()}, "images_per_s": rate}
+            if grad_norm is not None:
+                row["grad_norm"] = grad_norm
+            on_log(row)
     if bar is not None:
         bar.close()
     out = {k: v / max(count, 1) for k, v in sums.items()}

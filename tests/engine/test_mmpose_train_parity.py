@@ -1,7 +1,8 @@
 """Training steps equal MMPose 1.3.2's: the same converted weights, images and order, no
-augmentation, batch 4, 3 iterations of posekit's own engine (`posekit.engine.train.main` with
-train.max_iters) give MMPose's per-iteration loss terms and learning rates, and the same weights
-after the steps.
+augmentation, batch 4, 3 iterations of posekit's own engine (the task, loader, optimizer,
+scheduler and `train_one_epoch` that `posekit.engine.train.main` runs, with train.max_iters) give
+MMPose's per-iteration loss terms, learning rates and gradient norms, and the same change of the
+weights. RTMO-s is compared on its first step (see GRAD_TOL); SimOTA on MMPose's own inputs.
 
 The reference is tests/engine/fixtures/train_steps/*.json, written by
 tests/engine/make_mmpose_train_fixtures.py (MMEngine's Runner on MMPose's configs). The seeded

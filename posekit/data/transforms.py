@@ -235,7 +235,8 @@ def crop_matrix_float32(
 
     It differs from the float64 matrix by about 1e-5 pixels, which is enough to move some
     samples of the 1/32-pixel grid of :func:`warp_image`; computed this way a crop equals
-    MMPose's pixel for pixel.
+    MMPose's pixel for pixel. ``scale`` must have the output's aspect ratio
+    (:func:`fix_aspect_ratio`): MMPose's three points take the scale from the width alone.
     """
     c = _vec2(center, "center").astype(np.float32)
     s = _positive_vec2(scale, "scale").astype(np.float32)

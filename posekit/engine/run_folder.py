@@ -22,7 +22,7 @@ from posekit.engine.checkpoint import clean_temp_files
 __all__ = ["RUN_FILES", "CsvLog", "ScalarsLog", "check_run_dir", "open_run_folder",
            "truncate_log"]
 
-RUN_FILES = ("config.yaml", "metrics.csv", "last.pt", "best.pt")
+RUN_FILES = ("config.yaml", "metrics.csv", "scalars.jsonl", "last.pt", "best.pt")
 
 
 @contextlib.contextmanager

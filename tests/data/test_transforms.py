@@ -531,3 +531,13 @@ def test_whole_image_normal_rotation_is_clipped() -> None:
     with pytest.raises(ValueError, match="rotation must be"):
         WholeImageAffine((64, 64), rotation="gaussian")
 
+
+@pytest.mark.parametrize("udp", [False, True])
+@pytest.mark.parametrize("rot", [0.0, 33.0, -70.0])
+def test_crop_matrix_float32_is_the_float64_matrix_to_1e4(udp, rot):
+    """MMPose's float32 arithmetic, the same map as get_affine_matrix (rotation sign included)
+    for an aspect-fixed scale."""
+    scale = fix_aspect_ratio([90.6, 100.0], 192 / 256)
+    a = crop_matrix_float32([120.3, 88.7], scale, rot, (192, 256), udp=udp)
+    b = get_affine_matrix([120.3, 88.7], scale, rot, (192, 256), udp=udp)
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-4)

@@ -91,6 +91,7 @@ class DataConfig:
     batch_size: int = 32
     val_batch_size: int = 64
     workers: int = 2  # DataLoader worker processes
+    shuffle: bool = True  # shuffle the training samples each epoch; false keeps the dataset order
     min_keypoints: int = 1  # train only on people with at least this many labelled keypoints
     max_val_images: int = 0  # 0 = all; a cap keeps periodic validation cheap
     # Multi-dataset training (task topdown_multi): more COCO-format training files, each with its
@@ -105,6 +106,8 @@ class DataConfig:
 
 @dataclass
 class AugmentConfig:
+    # false: no random transform at all; each training sample is the plain crop / fit of test time
+    enabled: bool = True
     flip_prob: float = 0.5
     half_body_prob: float = 0.3
     # MMPose 1.x RandomBBoxTransform defaults: scale ~ truncnorm within the range, rotation ~
@@ -131,6 +134,10 @@ class OptimConfig:
     layer_decay: float = 1.0
     # LR multipliers by parameter-name prefix, e.g. {neck.transformer: 0.05} (RTMO's encoder).
     lr_mults: dict[str, float] = field(default_factory=dict)
+    # Parameters are decayed when they have 2+ dimensions; a 1-D one whose name ends with one of
+    # these is decayed too. MMPose decays by module type and ".bias" instead, so its RTMO also
+    # decays [sigma_scale, res_scale, norm.g, in_proj.bias] (the MMPose parity tests set these).
+    decay_also: tuple[str, ...] = ()
 
 
 @dataclass
@@ -140,8 +147,13 @@ class ScheduleConfig:
     steps: tuple[int, ...] = (170, 200)  # epochs where lr is multiplied by gamma (policy step)
     gamma: float = 0.1
     min_lr_ratio: float = 0.0  # cosine floor as a fraction of lr
-    warmup_iters: int = 500  # linear warm-up iterations (MMPose default)
-    warmup_ratio: float = 0.001  # warm-up starts at lr · ratio
+    warmup_iters: int = 500  # warm-up iterations (MMPose default)
+    warmup_ratio: float = 0.001  # linear warm-up starts at lr · ratio
+    # > 0: the warm-up lasts this many epochs instead of warmup_iters (RTMO: 5)
+    warmup_epochs: int = 0
+    # linear: MMEngine's LinearLR, lr · (ratio + (1 − ratio) · t / (T − 1)), full lr at t = T − 1;
+    # quadratic: MMPose's QuadraticWarmupLR (RTMO), lr · ((t + 1) / T)²
+    warmup: str = "linear"
 
 
 @dataclass
@@ -152,7 +164,9 @@ class TrainConfig:
     cpu_amp: bool = False  # bf16 autocast on CPUs with native bf16 (AVX512-BF16 / AMX); else off
     val_interval: int = 10  # epochs between validations (and best.pt updates)
     checkpoint_interval: int = 1  # epochs between last.pt writes
-    log_interval: int = 20  # iterations between log lines
+    log_interval: int = 20  # iterations between log lines (metrics.csv and scalars.jsonl)
+    # > 0: stop after this many training iterations (the lr schedule still spans schedule.epochs)
+    max_iters: int = 0
     max_minutes: float = 0.0  # wall-clock budget; 0 = none (the run stops cleanly at an epoch end)
     tensorboard: bool = False  # also log to TensorBoard if it is installed (CSV is always written)
 
@@ -194,6 +208,13 @@ class OneStageConfig:
         "mle": 5.0, "oks": 10.0})
     stage2_overlaps_power: float = -1.0  # from stage2_epoch on; negative = keep (RTMO-m/l: 1.0)
     keypoints_for_center: bool = True  # SimOTA centre prior: keypoints' mean (RTMO-s) or box
+    # first epoch of the L1 box loss (loss_weights.l1); MMPose adds it for the last 20 epochs
+    # (580 of 600, YOLOXPoseModeSwitchHook); -1 = never
+    aux_epoch: int = -1
+    # how a whole image is fitted into the input: letterbox (top-left, as posekit's one-stage
+    # inference) or mmpose (MMPose's BottomupRandomAffine / BottomupResize: centred, its
+    # get_warp_matrix arithmetic)
+    fit: str = "letterbox"
 
 
 @dataclass

@@ -255,13 +255,20 @@ def mle_coordinate_loss(
 
 
 def varifocal_loss(logits: Tensor, targets: Tensor, alpha: float = 0.75,
-                   gamma: float = 2.0) -> Tensor:
+                   gamma: float = 2.0, weight: Tensor | None = None) -> Tensor:
     """Varifocal loss (Zhang et al., VarifocalNet), summed: BCE(logit, q) weighted by q for
-    positives (q > 0, the OKS-aware target) and by α·|σ(logit) − q|^γ for negatives."""
-    p = logits.sigmoid()
-    weight = torch.where(targets > 0, targets, alpha * (p - targets).abs().pow(gamma)).detach()
-    bce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
-    return (bce * weight).sum()
+    positives (q > 1e-4, the OKS-aware target) and by α·σ(logit)^γ for negatives, times an
+    optional per-element ``weight`` (RTMO: 0 for locations predicting an unlabelled person).
+
+    As MMPose's ``VariFocalLoss``: the focal weight is part of the graph (the paper's loss, not
+    detached) and the BCE takes the logits clipped to [−10, 10].
+    """
+    positive = (targets > 1e-4).to(targets.dtype)
+    focal = alpha * logits.sigmoid().pow(gamma) * (1 - positive) + targets
+    bce = F.binary_cross_entropy_with_logits(logits.clamp(-10, 10), targets, reduction="none")
+    if weight is not None:
+        focal = focal * weight
+    return (bce * focal).sum()
 
 
 def box_iou_pairs(a: Tensor, b: Tensor, eps: float = 1e-9) -> Tensor:
@@ -281,9 +288,16 @@ def iou_loss(pred: Tensor, target: Tensor) -> Tensor:
 
 def oks_loss(pred: Tensor, target: Tensor, weight: Tensor, areas: Tensor,
              sigmas: Tensor) -> Tensor:
-    """Σ over instances of (1 − OKS) (RTMO's OKS loss, summed; the criterion divides by
-    #positives); OKS is `posekit.oks.keypoint_oks`."""
-    return (1 - keypoint_oks(pred, target, weight, areas, sigmas)).sum()
+    """Σ over instances of 1 − Σ_k w_k·e_k / K, RTMO's OKS loss (summed; the criterion divides
+    by #positives), e_k the per-keypoint similarity of `posekit.oks.keypoint_oks`.
+
+    The weighted similarities are averaged over all K keypoints, not over the labelled ones as
+    in the OKS metric: MMPose's ``OKSLoss`` as RTMO configures it (``norm_target_weight``
+    False), so a person with few labelled keypoints keeps a larger loss.
+    """
+    k = pred.shape[-2]
+    oks = keypoint_oks(pred, target, weight, areas, sigmas)  # Σ w·e / (Σ w + 1e-8)
+    return (1 - oks * (weight.sum(-1) + 1e-8) / k).sum()
 
 
 def visibility_bce_loss(logits: Tensor, visible: Tensor) -> Tensor:

@@ -106,7 +106,7 @@ def test_oks_loss_hand_computed_and_masked():
     pred = torch.tensor([[[3.0, 4.0], [100.0, 100.0]]])  # d² = 25 on keypoint 0
     area = torch.tensor([50.0])
     w = torch.tensor([[1.0, 0.0]])  # keypoint 1 unlabelled: ignored
-    expect = math.exp(-25 / (2 * 50 * 0.2**2))
+    expect = math.exp(-25 / (2 * 50 * 0.2**2)) / 2  # averaged over K = 2 (MMPose's OKSLoss)
     assert oks_loss(pred, target, w, area, sigmas).item() == pytest.approx(1 - expect, rel=1e-5)
 
 

@@ -51,17 +51,24 @@ class PersonCrop:
 
 
 def ground_truth_boxes(coco: CocoPoseDataset, min_keypoints: int = 1) -> list[PersonCrop]:
-    """Ground-truth crops: non-crowd people with a box over 1 px and enough labelled keypoints
-    (COCO's x, y, w, h boxes turned into x1, y1, x2, y2)."""
+    """Ground-truth crops: non-crowd people with enough labelled keypoints and a box over 1 px.
+
+    COCO's x, y, w, h boxes become x1, y1, x2, y2, clipped to the image's pixel centres
+    [0, W − 1] × [0, H − 1] when the json gives its size, as MMPose's COCO datasets do.
+    """
     items = []
     for r, record in enumerate(coco.records):
         for p, person in enumerate(record.people):
             if person.iscrowd or person.num_keypoints < min_keypoints:
                 continue
             x, y, w, h = (float(v) for v in person.bbox)
-            if w <= 1 or h <= 1:
+            x1, y1, x2, y2 = x, y, x + w, y + h
+            if record.width and record.height:
+                x1, x2 = (min(max(v, 0.0), record.width - 1.0) for v in (x1, x2))
+                y1, y2 = (min(max(v, 0.0), record.height - 1.0) for v in (y1, y2))
+            if x2 - x1 <= 1 or y2 - y1 <= 1:
                 continue
-            items.append(PersonCrop(r, (x, y, x + w, y + h), 1.0, p))
+            items.append(PersonCrop(r, (x1, y1, x2, y2), 1.0, p))
     return items
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "apply_affine",
     "box_to_center_scale",
     "color_jitter",
+    "crop_matrix_float32",
     "crop_to_image",
     "fix_aspect_ratio",
     "flip_box_xywh",
@@ -128,7 +129,8 @@ def box_to_center_scale(
     """COCO box (x, y, w, h) → centre (x, y) and padded size (w, h), both (2,) float64 pixels.
 
     The ×1.25 margin is MMPose's ``GetBBoxCenterScale`` default, so limbs just outside a tight
-    detector box stay in the crop.
+    detector box stay in the crop. Computed in float32 from the corners, as MMPose's
+    ``bbox_xyxy2cs`` (see :func:`crop_matrix_float32` for why the last bits matter).
     """
     box = np.asarray(bbox_xywh, dtype=np.float64)
     if box.shape != (4,) or not np.isfinite(box).all():
@@ -137,9 +139,10 @@ def box_to_center_scale(
         raise ValueError(f"bbox_xywh must have positive width and height, got {box.tolist()}")
     if padding <= 0:
         raise ValueError(f"padding must be positive, got {padding}")
-    center = box[:2] + 0.5 * box[2:]
-    scale = box[2:] * padding
-    return center, scale
+    corners = np.concatenate([box[:2], box[:2] + box[2:]]).astype(np.float32)  # x1, y1, x2, y2
+    center = (corners[:2] + corners[2:]) * np.float32(0.5)
+    scale = (corners[2:] - corners[:2]) * np.float32(padding)
+    return center.astype(np.float64), scale.astype(np.float64)
 
 
 def fix_aspect_ratio(scale: Sequence[float] | np.ndarray, aspect_ratio: float) -> np.ndarray:
@@ -218,6 +221,47 @@ def get_affine_matrix(
     return np.concatenate([linear, (c - linear @ target)[:, None]], axis=1)
 
 
+def crop_matrix_float32(
+    center: Sequence[float] | np.ndarray,
+    scale: Sequence[float] | np.ndarray,
+    rot_deg: float,
+    output_size: Sequence[int],
+    *,
+    udp: bool = False,
+) -> np.ndarray:
+    """:func:`get_affine_matrix` computed as MMPose computes a top-down crop: from float32 centre
+    and scale, through three float32 points and ``cv2.getAffineTransform`` (``get_warp_matrix``)
+    or as float32 entries (``get_udp_warp_matrix``).
+
+    It differs from the float64 matrix by about 1e-5 pixels, which is enough to move some
+    samples of the 1/32-pixel grid of :func:`warp_image`; computed this way a crop equals
+    MMPose's pixel for pixel. ``scale`` must have the output's aspect ratio
+    (:func:`fix_aspect_ratio`): MMPose's three points take the scale from the width alone.
+    """
+    c = _vec2(center, "center").astype(np.float32)
+    s = _positive_vec2(scale, "scale").astype(np.float32)
+    out_w, out_h = _size(output_size)
+    if udp:
+        exact = get_affine_matrix(c.astype(np.float64), s.astype(np.float64), rot_deg,
+                                  (out_w, out_h), udp=True)
+        return exact.astype(np.float32).astype(np.float64)
+    t = np.deg2rad(rot_deg)
+    # MMPose's three points: the centre, a point half a box width left of it (turned by the
+    # rotation), and the second turned 90° about the first; the same three in the crop.
+    src_dir = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]]) @ np.array(
+        [s[0] * -0.5, 0.0])
+    src = np.zeros((3, 2), np.float32)
+    dst = np.zeros((3, 2), np.float32)
+    src[0] = c
+    src[1] = c + src_dir
+    dst[0] = (out_w * 0.5, out_h * 0.5)
+    dst[1] = dst[0] + np.array([out_w * -0.5, 0.0])
+    for pts in (src, dst):
+        d = pts[0] - pts[1]
+        pts[2] = pts[1] + np.r_[-d[1], d[0]]
+    return cv2.getAffineTransform(src, dst)
+
+
 def apply_affine(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """Map (..., 2) points through a 2×3 affine matrix; returns (..., 2) float64."""
     pts = np.asarray(points, dtype=np.float64)
@@ -252,7 +296,14 @@ def warp_image(
     *,
     border_value: float | Sequence[float] = 0,
 ) -> np.ndarray:
-    """Crop with ``cv2.warpAffine`` (bilinear, constant border); (h, w[, C]) of the input dtype."""
+    """Crop (bilinear, constant border); (h, w[, C]) of the input dtype.
+
+    The sampling grid is OpenCV 4's ``warpAffine`` grid, computed here and passed to
+    ``cv2.remap``: source positions in 1/1024 pixel, rounded to the 1/32-pixel interpolation
+    table. OpenCV 5's ``warpAffine`` samples differently (up to a few grey levels on a quarter of
+    a crop's pixels), so calling it directly would make crops, and the losses of a training step,
+    depend on the installed OpenCV; this way they equal MMPose's under OpenCV 4.
+    """
     if not isinstance(image, np.ndarray) or image.ndim not in (2, 3):
         got = getattr(image, "shape", type(image).__name__)
         raise ValueError(f"image must be an (H, W) or (H, W, C) array, got {got}")
@@ -261,13 +312,35 @@ def warp_image(
         border = tuple(float(v) for v in border_value)
     else:
         border = (float(border_value),) * 4
-    crop = cv2.warpAffine(
-        image, _matrix(matrix), (out_w, out_h), flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=border,
-    )
+    map_xy, map_frac = _warp_grid(_matrix(matrix), out_w, out_h)
+    crop = cv2.remap(image, map_xy, map_frac, cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=border)
     if image.ndim == 3 and crop.ndim == 2:  # OpenCV drops a single channel axis
         crop = crop[:, :, None]
     return crop
+
+
+def _warp_grid(matrix: np.ndarray, out_w: int, out_h: int) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV 4 ``warpAffine``'s fixed-point source grid for an image → output ``matrix``:
+    (out_h, out_w, 2) int16 whole source pixels and (out_h, out_w) uint16 indices of the
+    1/32 × 1/32 bilinear weight table, the maps ``cv2.remap`` takes."""
+    # The output → source map, inverted as warpAffine inverts it.
+    a, b, c = matrix[0]
+    d, e, f = matrix[1]
+    det = a * e - b * d
+    det = 1.0 / det if det != 0 else 0.0
+    a, b, d, e = e * det, -b * det, -d * det, a * det
+    c, f = -a * c - b * f, -d * c - e * f
+    xs, ys = np.arange(out_w, dtype=np.float64), np.arange(out_h, dtype=np.float64)
+    # Positions in 1/1024 pixel (AB_BITS = 10), rounded half to even like cvRound, then shifted
+    # to 1/32 pixel (INTER_BITS = 5) with OpenCV's rounding offset of half a table step.
+    x = (np.rint((b * ys + c) * 1024).astype(np.int64)[:, None] + 16
+         + np.rint(a * xs * 1024).astype(np.int64)[None, :]) >> 5  # (h, w)
+    y = (np.rint((e * ys + f) * 1024).astype(np.int64)[:, None] + 16
+         + np.rint(d * xs * 1024).astype(np.int64)[None, :]) >> 5
+    whole = np.stack([x >> 5, y >> 5], axis=-1).clip(-32768, 32767).astype(np.int16)
+    frac = ((y & 31) * 32 + (x & 31)).astype(np.uint16)
+    return whole, frac
 
 
 def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
@@ -563,7 +636,7 @@ class TopDownAugment:
                     center, scale = half
             center, scale, rotation = self._jitter_box(center, scale, rng)
         scale = fix_aspect_ratio(scale, out_w / out_h)
-        matrix = get_affine_matrix(center, scale, rotation, (out_w, out_h), udp=self.udp)
+        matrix = crop_matrix_float32(center, scale, rotation, (out_w, out_h), udp=self.udp)
         kpts = kpts.copy()
         kpts[:, :2] = apply_affine(kpts[:, :2], matrix)
         if flipped:
@@ -604,10 +677,12 @@ class WholeImageAffine:
 
     The image is fitted into ``output_size`` (w, h) keeping its aspect ratio, factor
     s = min(out_w / w, out_h / h), either centred (``align="center"``: the image centre
-    ((w − 1) / 2, (h − 1) / 2) lands on the output's, pixel centres as in this module) or at the
-    top-left (``align="top_left"``, the YOLOX / RTMO letterbox). With an ``rng`` it is then
+    ((w − 1) / 2, (h − 1) / 2) lands on the output's, pixel centres as in this module), at the
+    top-left (``align="top_left"``, the YOLOX / RTMO letterbox), or centred as MMPose's
+    ``BottomupRandomAffine`` does (``align="mmpose"``: (w / 2, h / 2) onto (out_w / 2, out_h / 2),
+    the matrix of :func:`crop_matrix_float32`). With an ``rng`` it is then
     scaled by f ~ U(scale_range) and turned by r degrees (positive = content counter-clockwise
-    on screen) about the output centre ((out − 1) / 2 centred, out / 2 letterboxed), and shifted
+    on screen) about the output centre ((out − 1) / 2 centred, out / 2 otherwise), and shifted
     by t ~ U(−shift, shift) · (out_w, out_h). r ~ U(−rotate_deg, rotate_deg) for
     ``rotation="uniform"``, N(0, (rotate_deg / 2)²) clipped to ±rotate_deg for ``"normal"``.
     ``rng`` is drawn in this order: f, r, then t only when ``shift > 0``.
@@ -625,9 +700,9 @@ class WholeImageAffine:
         if self.rotation not in ("uniform", "normal"):
             raise ValueError(f"WholeImageAffine.rotation must be 'uniform' or 'normal', got "
                              f"{self.rotation!r}")
-        if self.align not in ("center", "top_left"):
-            raise ValueError(f"WholeImageAffine.align must be 'center' or 'top_left', got "
-                             f"{self.align!r}")
+        if self.align not in ("center", "top_left", "mmpose"):
+            raise ValueError(f"WholeImageAffine.align must be 'center', 'top_left' or 'mmpose', "
+                             f"got {self.align!r}")
 
     def matrix(self, image_size: Sequence[int], rng: np.random.Generator | None = None
                ) -> np.ndarray:
@@ -651,7 +726,12 @@ class WholeImageAffine:
             mat[:, 2] += ((out_w - 1) / 2 - (w - 1) / 2, (out_h - 1) / 2 - (h - 1) / 2)
             mat[:, 2] += shift
             return mat
-        mat = np.array([[fit, 0, 0], [0, fit, 0]], np.float64)  # letterbox
+        if self.align == "mmpose":  # the long side fills the output, centred
+            aspect = out_w / out_h
+            scale = (w, w / aspect) if w > h * aspect else (h * aspect, h)
+            mat = crop_matrix_float32((w / 2, h / 2), scale, 0.0, (out_w, out_h))
+        else:
+            mat = np.array([[fit, 0, 0], [0, fit, 0]], np.float64)  # letterbox
         if rng is None:
             return mat
         turn = cv2.getRotationMatrix2D((out_w / 2, out_h / 2), angle, factor)

@@ -126,7 +126,7 @@ class BottomUpTask(Task):
         a = self.cfg.augment
         return BottomUpDataset(
             load_split(self.cfg, "train"), tuple(self.cfg.codec.input_size), self.codec,
-            train=True, scale_range=tuple(a.scale_range), rotate_factor=a.rotate_factor,
+            train=a.enabled, scale_range=tuple(a.scale_range), rotate_factor=a.rotate_factor,
             flip_prob=a.flip_prob, seed=self.cfg.train.seed,
         )
 

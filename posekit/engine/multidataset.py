@@ -100,8 +100,9 @@ class MultiDatasetTask(TopDownTask):
 
     def train_dataset(self) -> MultiDataset:
         parts = [
-            TopDownDataset(coco, tuple(self.cfg.codec.input_size), self.augment(), train=True,
-                           seed=self.cfg.train.seed, min_keypoints=self.cfg.data.min_keypoints)
+            TopDownDataset(coco, tuple(self.cfg.codec.input_size), self.augment(),
+                           train=self.cfg.augment.enabled, seed=self.cfg.train.seed,
+                           min_keypoints=self.cfg.data.min_keypoints)
             for coco in self.datasets()
         ]
         return MultiDataset(parts, [s.num_keypoints for s in self.skeletons])

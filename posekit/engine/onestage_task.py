@@ -16,12 +16,14 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 import torch
+from pycocotools import mask as coco_mask
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from posekit.config import ExperimentConfig
 from posekit.data.coco import CocoPoseDataset
 from posekit.data.transforms import WholeImageAffine, apply_affine, flip_keypoints, warp_image
+from posekit.engine.checkpoint import load_init_checkpoint
 from posekit.engine.distributed import predict_whole_images
 from posekit.engine.split import load_split
 from posekit.engine.task import Task
@@ -36,7 +38,8 @@ __all__ = ["OneStageDataset", "OneStageTask", "collate_onestage"]
 
 class OneStageDataset(Dataset):
     """Whole images → {"image": (3, H, W) raw pixels, "keypoints": (P, K, 3), "boxes": (P, 4)
-    xyxy, "areas": (P,)} in input pixels; crowd people and people without keypoints dropped.
+    xyxy, "areas": (P,), "invalid": (H, W) mask of the unlabelled people} in input pixels; crowd
+    people and people without keypoints are not trained on, only masked.
 
     Training adds, in MMPose's order for RTMO: a 2×2 mosaic with probability ``mosaic_prob``
     (YOLOX's: four images fitted into the quadrants around a random centre of a 2W×2H canvas), a
@@ -46,17 +49,18 @@ class OneStageDataset(Dataset):
                  train: bool, flip_prob: float = 0.5, scale_range: tuple[float, float] = (0.75,
                                                                                         1.25),
                  rotate_deg: float = 10.0, shift: float = 0.1, mosaic_prob: float = 0.0,
-                 seed: int = 0) -> None:
+                 seed: int = 0, align: str = "top_left") -> None:
         self.coco = coco
         self.input_size = input_size
         self.skeleton = skeleton
         self.train = train
         self.flip_prob = flip_prob
         self.affine = WholeImageAffine(input_size, scale_range=scale_range, rotate_deg=rotate_deg,
-                                       rotation="uniform", shift=shift, align="top_left")
+                                       rotation="uniform", shift=shift, align=align)
         self.mosaic_prob = mosaic_prob
         self.seed = seed
         self.epoch = 0
+        self.segmentation = {a["id"]: a.get("segmentation") for a in coco.gt_dict["annotations"]}
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -114,12 +118,15 @@ class OneStageDataset(Dataset):
         mosaic = self.train and self.mosaic_prob > 0 and rng.random() < self.mosaic_prob
         if mosaic:
             image, kpts, boxes, areas = self._mosaic(index, rng)
+            invalid = np.zeros(image.shape[:2], np.float32)  # not tracked through the mosaic
         else:
             image, kpts, boxes, areas = self._load(index)
+            invalid = self._unlabelled_mask(index, image.shape[:2])
         ih, iw = image.shape[:2]
         flip = self.train and rng.random() < self.flip_prob
         if flip and not mosaic:
             image = image[:, ::-1].copy()
+            invalid = invalid[:, ::-1].copy()
             kpts = flip_keypoints(kpts, iw, self.skeleton.flip_indices)
             boxes = np.stack([iw - boxes[:, 2], boxes[:, 1], iw - boxes[:, 0], boxes[:, 3]], 1)
         # MMPose's RTMO warps the 2W×2H mosaic at scale 1 about canvas point (W/2, H/2) (its
@@ -127,6 +134,7 @@ class OneStageDataset(Dataset):
         # W×H window of the canvas, not the whole canvas halved; it flips after that warp.
         m = self.affine.matrix((w, h) if mosaic else (iw, ih), rng if self.train else None)
         img = warp_image(image, m, (w, h), border_value=LETTERBOX_PAD)
+        invalid = warp_image(invalid, m, (w, h))
         det = abs(np.linalg.det(m[:, :2]))
         out_k = kpts.copy()
         if len(kpts):
@@ -150,12 +158,29 @@ class OneStageDataset(Dataset):
         return {"image": torch.from_numpy(img).permute(2, 0, 1).float(),
                 "keypoints": torch.from_numpy(out_k).float(),
                 "boxes": torch.from_numpy(boxes).float(),
-                "areas": torch.from_numpy(np.asarray(areas)).float()}
+                "areas": torch.from_numpy(np.asarray(areas)).float(),
+                "invalid": torch.from_numpy(invalid)}
+
+    def _unlabelled_mask(self, index: int, shape: tuple[int, int]) -> np.ndarray:
+        """(H, W) float32 1 on the polygons of the image's unlabelled people (crowds, people
+        without keypoints), as MMPose's BottomupGetHeatmapMask(get_invalid=True): run-length
+        (crowd) segmentations are not drawn, as there."""
+        polygons = [self.segmentation.get(p.id) for p in self.coco[index].people
+                    if p.iscrowd or p.num_keypoints == 0]
+        rles = []
+        for seg in polygons:
+            if isinstance(seg, list | tuple) and seg:
+                rle = coco_mask.frPyObjects(seg, shape[0], shape[1])
+                rles.extend(rle if isinstance(rle, list) else [rle])
+        if not rles:
+            return np.zeros(shape, np.float32)
+        return coco_mask.decode(coco_mask.merge(rles)).astype(np.float32)
 
 
 def collate_onestage(items: list[dict]) -> dict:
-    """Stack images; keep per-image people as lists."""
+    """Stack images and unlabelled-people masks; keep per-image people as lists."""
     return {"image": torch.stack([it["image"] for it in items]),
+            "invalid": torch.stack([it["invalid"] for it in items]),
             "keypoints": [it["keypoints"] for it in items],
             "boxes": [it["boxes"] for it in items],
             "areas": [it["areas"] for it in items]}
@@ -181,7 +206,8 @@ class OneStageTask(Task):
             loss_weights=o.loss_weights, stage2_loss_weights=o.stage2_loss_weights,
             stage2_epoch=o.stage2_epoch, overlaps_power=o.overlaps_power,
             stage2_overlaps_power=o.stage2_overlaps_power,
-            keypoints_for_center=o.keypoints_for_center)
+            keypoints_for_center=o.keypoints_for_center,
+            aux_epoch=o.aux_epoch)
 
     def collate_fn(self, items: list[dict]) -> dict:
         """Images stacked, people kept per image (`collate_onestage`)."""
@@ -192,23 +218,35 @@ class OneStageTask(Task):
         self.criterion.set_epoch(epoch)
 
     def build_model(self) -> nn.Module:
-        return build_model(self.cfg.model.name, num_keypoints=self.skeleton.num_keypoints,
-                           **self.cfg.model.kwargs)
+        model = build_model(self.cfg.model.name, num_keypoints=self.skeleton.num_keypoints,
+                            **self.cfg.model.kwargs)
+        if self.cfg.model.init_checkpoint:
+            load_init_checkpoint(model, self.cfg.model.init_checkpoint)
+        return model
 
     def train_dataset(self) -> Dataset:
         a = self.cfg.augment
         lo, hi = a.scale_range
         return OneStageDataset(load_split(self.cfg, "train"), tuple(self.cfg.codec.input_size),
-                               self.skeleton, train=True, flip_prob=a.flip_prob,
+                               self.skeleton, train=a.enabled, flip_prob=a.flip_prob,
                                scale_range=(lo, hi), rotate_deg=a.rotate_factor,
                                shift=a.shift_factor, mosaic_prob=a.mosaic_prob,
-                               seed=self.cfg.train.seed)
+                               seed=self.cfg.train.seed, align=self._align())
+
+    def _align(self) -> str:
+        """`WholeImageAffine`'s align for ``onestage.fit``."""
+        fits = {"letterbox": "top_left", "mmpose": "mmpose"}
+        if self.cfg.onestage.fit not in fits:
+            raise ValueError(f"onestage.fit must be letterbox or mmpose, got "
+                             f"{self.cfg.onestage.fit!r}")
+        return fits[self.cfg.onestage.fit]
 
     def loss(self, model: nn.Module, batch: dict, device: torch.device) -> dict[str, Tensor]:
         out = model(batch["image"].to(device, non_blocking=True))
         return self.criterion(model, out, [k.to(device) for k in batch["keypoints"]],
                               [b.to(device) for b in batch["boxes"]],
-                              [a.to(device) for a in batch["areas"]])
+                              [a.to(device) for a in batch["areas"]],
+                              batch["invalid"].to(device) if "invalid" in batch else None)
 
     def inference_model(self, model: nn.Module) -> nn.Module:
         """(B, 3, H, W) raw-pixel letterboxed images → dense (scores, boxes, keypoints, keypoint

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,10 @@ from typing import Any
 from posekit.config import ExperimentConfig, save_config
 from posekit.engine.checkpoint import clean_temp_files
 
-__all__ = ["RUN_FILES", "CsvLog", "check_run_dir", "open_run_folder", "truncate_log"]
+__all__ = ["RUN_FILES", "CsvLog", "ScalarsLog", "check_run_dir", "open_run_folder",
+           "truncate_log"]
 
-RUN_FILES = ("config.yaml", "metrics.csv", "last.pt", "best.pt")
+RUN_FILES = ("config.yaml", "metrics.csv", "scalars.jsonl", "last.pt", "best.pt")
 
 
 @contextlib.contextmanager
@@ -143,3 +145,26 @@ def open_run_folder(out_dir: Path, cfg: ExperimentConfig, *, enabled: bool,
     with _writing(out_dir / "config.yaml"):
         save_config(cfg, out_dir / "config.yaml")
     return log
+
+
+class ScalarsLog:
+    """RUN/scalars.jsonl: one json object per logged training iteration (rank 0 writes).
+
+    A new run starts the file over; a resumed run keeps the lines of the epochs before
+    ``resume_epoch``, so the file reads as one uninterrupted run.
+    """
+
+    def __init__(self, path: Path, enabled: bool, resume_epoch: int | None = None) -> None:
+        self.path, self.enabled = path, enabled
+        if not enabled:
+            return
+        kept = []
+        if resume_epoch is not None and path.exists():
+            kept = [line for line in path.read_text().splitlines()
+                    if line.strip() and json.loads(line).get("epoch", 0) < resume_epoch]
+        path.write_text("".join(line + "\n" for line in kept))
+
+    def __call__(self, row: dict[str, Any]) -> None:
+        if self.enabled:
+            with self.path.open("a") as f:
+                f.write(json.dumps(row) + "\n")

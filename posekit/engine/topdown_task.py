@@ -83,7 +83,8 @@ class TopDownTask(Task):
     def train_dataset(self) -> TopDownDataset:
         return TopDownDataset(
             load_split(self.cfg, "train"), tuple(self.cfg.codec.input_size), self.augment(),
-            train=True, seed=self.cfg.train.seed, min_keypoints=self.cfg.data.min_keypoints,
+            train=self.cfg.augment.enabled, seed=self.cfg.train.seed,
+            min_keypoints=self.cfg.data.min_keypoints,
         )
 
     def loss(
@@ -95,7 +96,7 @@ class TopDownTask(Task):
         output = model(batch["image"].to(device, non_blocking=True))
         if not self.level_codecs:
             loss = self.loss_fn(output, targets.heatmaps.to(device), targets.weights.to(device))
-            return {"loss": loss}
+            return {"loss": loss, "loss_kpt": loss.detach()}  # MMPose's name of the term
         outputs = list(output) if isinstance(output, list | tuple) else [output]
         if len(outputs) != len(self.level_codecs) + 1:
             raise ValueError(

@@ -45,7 +45,7 @@ from posekit.engine.distributed import (
     unwrap,
 )
 from posekit.engine.ema import ModelEMA
-from posekit.engine.run_folder import CsvLog, check_run_dir, open_run_folder
+from posekit.engine.run_folder import CsvLog, ScalarsLog, check_run_dir, open_run_folder
 from posekit.engine.split import load_split
 from posekit.engine.task import Task, TrainDataset
 from posekit.engine.tasks import build_task
@@ -54,6 +54,7 @@ from posekit.models.vitpose import ViTPose
 __all__ = [
     "build_optimizer", "build_scheduler", "train_one_epoch", "main", "train_cli", "TrainResult",
     "autocast_dtype", "check_data", "check_data_cli", "cpu_has_bf16", "train_loader",
+    "scalars_row",
 ]
 
 
@@ -83,7 +84,7 @@ def build_optimizer(model: nn.Module, cfg: ExperimentConfig) -> torch.optim.Opti
         for g in groups:
             g.pop("names", None)
     else:
-        groups = _prefix_groups(model, o.lr, o.weight_decay, o.lr_mults)
+        groups = _prefix_groups(model, o.lr, o.weight_decay, o.lr_mults, tuple(o.decay_also))
     if o.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=o.lr, betas=tuple(o.betas))
     if o.optimizer == "adam":
@@ -94,9 +95,10 @@ def build_optimizer(model: nn.Module, cfg: ExperimentConfig) -> torch.optim.Opti
 
 
 def _prefix_groups(model: nn.Module, lr: float, weight_decay: float,
-                   lr_mults: dict[str, float]) -> list[dict]:
+                   lr_mults: dict[str, float], decay_also: tuple[str, ...] = ()) -> list[dict]:
     """Parameter groups keyed by (LR multiplier, decayed): 1-D parameters (biases, norms) get no
-    weight decay; a name under a prefix of ``lr_mults`` gets lr × its multiplier."""
+    weight decay unless their name ends with one of ``decay_also``; a name under a prefix of
+    ``lr_mults`` gets lr × its multiplier."""
     unused = set(lr_mults)
     groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
     for name, p in model.named_parameters():
@@ -107,7 +109,8 @@ def _prefix_groups(model: nn.Module, lr: float, weight_decay: float,
             if name == prefix or name.startswith(prefix + "."):
                 mult = float(m)
                 unused.discard(prefix)
-        groups.setdefault((mult, p.ndim > 1), []).append(p)
+        decayed = p.ndim > 1 or (bool(decay_also) and name.endswith(decay_also))
+        groups.setdefault((mult, decayed), []).append(p)
     if unused:
         raise ValueError(f"optim.lr_mults: no parameter is under {sorted(unused)}")
     return [{"params": ps, "lr": lr * mult, "weight_decay": weight_decay if decayed else 0.0}
@@ -117,35 +120,46 @@ def _prefix_groups(model: nn.Module, lr: float, weight_decay: float,
 def build_scheduler(
     optimizer: torch.optim.Optimizer, cfg: ExperimentConfig, iters_per_epoch: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """Per-iteration LR factor: linear warm-up, then step decay at epochs or cosine to a floor."""
+    """Per-iteration LR factor: a warm-up (MMEngine's LinearLR or MMPose's QuadraticWarmupLR),
+    then step decay at epochs, or a cosine from the end of the warm-up down to a floor."""
     s = cfg.schedule
     if s.policy not in ("step", "cosine"):
         raise ValueError(f"schedule.policy must be step or cosine, got {s.policy!r}")
+    if s.warmup not in ("linear", "quadratic"):
+        raise ValueError(f"schedule.warmup must be linear or quadratic, got {s.warmup!r}")
     total = max(1, s.epochs * iters_per_epoch)
+    warmup = s.warmup_epochs * iters_per_epoch if s.warmup_epochs > 0 else s.warmup_iters
 
     def factor(it: int) -> float:
         if s.policy == "step":
             epoch = it // max(1, iters_per_epoch)
             f = s.gamma ** sum(epoch >= step for step in s.steps)
         else:
-            f = s.min_lr_ratio + (1 - s.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * it / total))
-        if it < s.warmup_iters:
-            f *= s.warmup_ratio + (1 - s.warmup_ratio) * it / s.warmup_iters
+            t = max(0, it - warmup) / max(1, total - warmup)
+            f = s.min_lr_ratio + (1 - s.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t))
+        if it < warmup:
+            if s.warmup == "quadratic":
+                f *= ((it + 1) / warmup) ** 2
+            else:
+                f *= s.warmup_ratio + (1 - s.warmup_ratio) * it / max(1, warmup - 1)
         return f
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 class _EpochSampler(Sampler[int]):
-    """Single-process shuffling that depends only on (seed, epoch), like DistributedSampler."""
+    """Single-process shuffling that depends only on (seed, epoch), like DistributedSampler;
+    the dataset order when ``shuffle`` is false."""
 
-    def __init__(self, size: int, seed: int) -> None:
-        self.size, self.seed, self.epoch = size, seed, 0
+    def __init__(self, size: int, seed: int, shuffle: bool = True) -> None:
+        self.size, self.seed, self.epoch, self.shuffle = size, seed, 0, shuffle
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __iter__(self):
+        if not self.shuffle:
+            return iter(range(self.size))
         g = torch.Generator().manual_seed(self.seed + self.epoch)
         return iter(torch.randperm(self.size, generator=g).tolist())
 
@@ -169,8 +183,15 @@ def train_one_epoch(
     log_interval: int = 20,
     progress: bool = True,
     on_log: Any = None,
+    start_iter: int = 0,
+    max_iters: int = 0,
 ) -> dict[str, float]:
-    """One pass over ``loader``; returns the epoch's mean losses (all-reduced), lr and images/s."""
+    """One pass over ``loader``; returns the epoch's mean losses (all-reduced), lr and images/s.
+
+    ``start_iter`` counts the run's iterations before this epoch: ``on_log`` gets a row every
+    ``log_interval`` iterations of the run, with the lr the step used; the pass stops early once
+    the run has done ``max_iters`` iterations (0: no limit).
+    """
     model.train()
     sums: dict[str, float] = {}
     count, images, start = 0, 0, time.perf_counter()
@@ -181,6 +202,8 @@ def train_one_epoch(
         bar = tqdm(total=len(loader), desc=f"epoch {epoch}", leave=False, dynamic_ncols=True,
                    file=sys.stderr)
     for it, batch in enumerate(loader):
+        if max_iters > 0 and start_iter + it >= max_iters:
+            break
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32,
                             enabled=amp_dtype is not None):
             losses = task.loss(model, batch, device)
@@ -191,13 +214,15 @@ def train_one_epoch(
                 "lower optim.lr or enable optim.grad_clip"
             )
         optimizer.zero_grad(set_to_none=True)
+        lr = optimizer.param_groups[0]["lr"]  # the lr of this step (the scheduler moves it on)
         if scaler is not None:
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
         else:
             loss.backward()
+        grad_norm = None  # the total norm before clipping, logged as MMEngine does
         if grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            grad_norm = float(nn.utils.clip_grad_norm_(model.parameters(), grad_clip))
         if scaler is not None:
             scaler.step(optimizer)
             scaler.update()
@@ -215,15 +240,29 @@ def train_one_epoch(
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{float(reduced['loss']):.4g}", img_s=f"{rate:.1f}")
-        if on_log is not None and (it + 1) % log_interval == 0:
-            on_log({"epoch": epoch, "iter": it + 1, "lr": optimizer.param_groups[0]["lr"],
-                    **{k: float(v) for k, v in reduced.items()}, "images_per_s": rate})
+        if on_log is not None and (start_iter + it + 1) % log_interval == 0:
+            row = {"epoch": epoch, "iter": it + 1, "lr": lr,
+                   **{k: float(v) for k, v in reduced.items()}, "images_per_s": rate}
+            if grad_norm is not None:
+                row["grad_norm"] = grad_norm
+            on_log(row)
     if bar is not None:
         bar.close()
     out = {k: v / max(count, 1) for k, v in sums.items()}
     out["lr"] = optimizer.param_groups[0]["lr"]
     out["images_per_s"] = images / max(time.perf_counter() - start, 1e-9)
     return out
+
+
+def scalars_row(row: dict[str, Any], start_iter: int, optimizer: torch.optim.Optimizer,
+                 base_lr: float) -> dict[str, Any]:
+    """A scalars.jsonl line from a log row: the run's 1-based iteration, the epoch, the lr of
+    ``optim.lr``'s schedule (group 0 can be a scaled group, e.g. ViTPose's layer decay) and every
+    loss term under the task's names (MMPose's: loss_kpt, loss_bbox, loss_cls, ...)."""
+    group = optimizer.param_groups[0]
+    lr = row["lr"] * base_lr / group["initial_lr"] if group.get("initial_lr") else row["lr"]
+    terms = {k: v for k, v in row.items() if k not in ("epoch", "iter", "lr")}
+    return {"iter": start_iter + row["iter"], "epoch": row["epoch"], "lr": lr, **terms}
 
 
 def _resolve_device(requested: str) -> str:
@@ -275,8 +314,9 @@ def train_loader(task: Task, train_set: TrainDataset, cfg: ExperimentConfig,
     """The training loader: DistributedSampler under DDP, else a (seed, epoch) shuffle; the
     batch never exceeds one process's share of the data."""
     sampler: Sampler[int] = (
-        DistributedSampler(train_set, shuffle=True, seed=cfg.train.seed, drop_last=True)
-        if is_distributed() else _EpochSampler(len(train_set), cfg.train.seed)
+        DistributedSampler(train_set, shuffle=cfg.data.shuffle, seed=cfg.train.seed,
+                           drop_last=True)
+        if is_distributed() else _EpochSampler(len(train_set), cfg.train.seed, cfg.data.shuffle)
     )
     batch_size = min(cfg.data.batch_size, max(1, len(train_set) // get_world_size()))
     return DataLoader(
@@ -301,6 +341,7 @@ class _Run:
     out_dir: Path
     main_proc: bool
     log: CsvLog | None = None
+    scalars: ScalarsLog | None = None
     tb: Any = None
     best_ap: float = -1.0
     best_epoch: int = -1
@@ -386,24 +427,39 @@ def _train_epochs(run: _Run, loader: DataLoader, train_set: TrainDataset, start_
         _finish_epoch(run, epoch, stats, validate=True, save=True)
     log = run.log
     assert log is not None
+    max_iters = cfg.train.max_iters
     for epoch in range(start_epoch, cfg.schedule.epochs):
         loader.sampler.set_epoch(epoch)
         train_set.set_epoch(epoch)
         run.task.set_epoch(epoch)
+        start_iter = epoch * len(loader)
+
+        def on_log(row: dict[str, Any], start_iter: int = start_iter) -> None:
+            log({"kind": "iter", **row})
+            if run.scalars is not None:
+                run.scalars(scalars_row(row, start_iter, run.optimizer, cfg.optim.lr))
+
         stats = train_one_epoch(
             run.model, run.task, loader, run.optimizer, run.scheduler, run.device, epoch,
             scaler=run.scaler, amp_dtype=amp_dtype, grad_clip=cfg.optim.grad_clip, ema=run.ema,
-            log_interval=cfg.train.log_interval, progress=progress,
-            on_log=lambda row: log({"kind": "iter", **row}),
+            log_interval=cfg.train.log_interval, progress=progress, on_log=on_log,
+            start_iter=start_iter, max_iters=max_iters,
         )
         last_epoch = epoch == cfg.schedule.epochs - 1
         out_of_time = (cfg.train.max_minutes > 0
                        and (time.perf_counter() - started) / 60 >= cfg.train.max_minutes)
         out_of_time = bool(broadcast_object(out_of_time))
-        validate = (epoch + 1) % cfg.train.val_interval == 0 or last_epoch or out_of_time
-        save = (epoch + 1) % cfg.train.checkpoint_interval == 0 or last_epoch or out_of_time
+        out_of_iters = max_iters > 0 and (epoch + 1) * len(loader) >= max_iters
+        stop = out_of_time or out_of_iters
+        validate = (epoch + 1) % cfg.train.val_interval == 0 or last_epoch or stop
+        save = (epoch + 1) % cfg.train.checkpoint_interval == 0 or last_epoch or stop
         _finish_epoch(run, epoch, stats, validate, save)
         if stop_epoch is not None and epoch >= stop_epoch:
+            break
+        if out_of_iters and not last_epoch:
+            if run.main_proc:
+                print(f"stopping after epoch {epoch}: train.max_iters={max_iters} reached",
+                      flush=True)
             break
         if out_of_time:
             if run.main_proc:
@@ -470,6 +526,8 @@ def main(
     run.log = open_run_folder(out_dir, cfg, enabled=main_proc,
                               resumed_epoch=None if resume is None else start_epoch - 1,
                               validated=pending is None)
+    run.scalars = ScalarsLog(out_dir / "scalars.jsonl", main_proc,
+                             resume_epoch=None if resume is None else start_epoch)
     if is_distributed():
         run.model = DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)

@@ -9,7 +9,7 @@ an OKS term, as MMPose's RTMO):
    of the person's centre (the mean of its labelled keypoints, as MMPose's RTMO with
    ``use_keypoints_for_center``; the box centre when none is labelled); anchors in neither
    never become positive;
-2. cost(n, g) = cls_w·(−log score_n) + iou_w·(−log IoU_ng) + oks_w·(−log OKS_ng)
+2. cost(n, g) = cls_w·(−log √score_n) + iou_w·(−log IoU_ng) + oks_w·(−log OKS_ng)
    + 1e5 for anchors not both inside the box and near the centre;
 3. each person takes its k lowest-cost anchors with k = max(1, ⌊Σ top-q OKS_ng⌋) (dynamic k,
    indicated by OKS);
@@ -19,8 +19,10 @@ Everything in the assignment runs without gradients on detached predictions.
 
 Loss (`RTMOCriterion`), with the weights of MMPose's released RTMO configs: varifocal
 classification with OKS-aware targets OKS^0.5 (cls 1), IoU (5), OKS on the proxy keypoints (30),
-visibility BCE (1), MLE on the DCC (1; mean over instances × K) and L1 on the box deltas (1), the
-sums normalised by #positives. From ``stage2_epoch`` on (MMPose: epoch 280 of 600) the second
+visibility BCE (1), MLE on the DCC (1; mean over instances × K) and, from ``aux_epoch`` on
+(MMPose: the last 20 of 600 epochs), L1 on the box deltas (1), the sums normalised by #positives.
+The returned terms carry MMPose's names (``loss_bbox`` is the IoU loss, ``loss_bbox_aux`` the L1).
+From ``stage2_epoch`` on (MMPose: epoch 280 of 600) the second
 phase ("proxy_target_cc") trains the proxy keypoints towards the DCC's where the DCC is closer to
 the GT, takes the classification target from the DCC keypoints' OKS, and reweights MLE 5 / OKS 10.
 """
@@ -30,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from posekit.losses import (
@@ -43,9 +46,12 @@ from posekit.losses import (
 from posekit.models.rtmo import RTMO, RTMOOutput
 from posekit.oks import keypoint_oks
 
-__all__ = ["LOSS_NAMES", "RTMOCriterion", "SimOTAAssigner"]
+__all__ = ["LOSS_NAMES", "MMPOSE_NAMES", "RTMOCriterion", "SimOTAAssigner", "unlabelled_weight"]
 
 LOSS_NAMES = ("cls", "iou", "oks", "vis", "mle", "l1")
+# The name of each term in the returned dict (and the logs): MMPose's RTMOHead.loss keys.
+MMPOSE_NAMES = {"cls": "loss_cls", "iou": "loss_bbox", "oks": "loss_oks", "vis": "loss_vis",
+                "mle": "loss_mle", "l1": "loss_bbox_aux"}
 
 
 class SimOTAAssigner:
@@ -94,10 +100,10 @@ class SimOTAAssigner:
             labelled[None].expand(m, g, -1).reshape(m * g, -1),
             gt_areas[None].expand(m, g).reshape(-1), self.sigmas.to(priors.device),
         ).reshape(m, g)
-        p = scores[idx].clamp(1e-6, 1 - 1e-6)[:, None]  # (m, 1)
-        cls_cost = -p.log()  # BCE with target 1 (MMPose's SimOTA)
-        cost = (self.cls_weight * cls_cost - self.iou_weight * torch.log(iou + 1e-8)
-                - self.oks_weight * torch.log(oks + 1e-8)
+        # BCE with target 1, its log clamped at −100 as torch's (MMPose's SimOTA)
+        cls_cost = -scores[idx].log().clamp(min=-100)[:, None]  # (m, 1)
+        cost = (self.cls_weight * cls_cost - self.iou_weight * torch.log(iou + 1e-7)
+                - self.oks_weight * torch.log(oks + 1e-7)
                 + 1e5 * (~(in_box[idx] & in_centre[idx])).float())
         # Dynamic k per person from its best OKS values.
         topk = min(self.candidate_topk, m)
@@ -116,6 +122,24 @@ class SimOTAAssigner:
         return assigned
 
 
+def unlabelled_weight(invalid: Tensor, keypoints: Tensor, vis_logits: Tensor) -> Tensor:
+    """(N,) classification weights of one image: 1 − the ``invalid`` (H, W) mask, bilinearly
+    sampled at each location's mean proxy keypoint over the keypoints it sees (σ(vis) > 0.3).
+
+    MMPose's YOLOXPoseHead._get_targets_single, to the letter: it maps pixels to the sampling
+    grid with the width, (x / (W − 1)) · 2 − 1, under ``grid_sample``'s default
+    align_corners=False. All ones when the mask is empty.
+    """
+    if not bool((invalid != 0).any()):
+        return keypoints.new_ones(keypoints.shape[0])
+    seen = (vis_logits.clamp(-1e4, 1e4).sigmoid() > 0.3).float()[..., None]  # (N, K, 1)
+    mean = (keypoints * seen).sum(1) / seen.sum(1).clamp(min=1e-8)  # (N, 2)
+    grid = (mean / (invalid.shape[-1] - 1) * 2 - 1).reshape(1, -1, 1, 2)
+    sampled = F.grid_sample(invalid[None, None].to(mean.dtype), grid, mode="bilinear",
+                            padding_mode="zeros", align_corners=False)
+    return 1 - sampled.reshape(-1)
+
+
 class RTMOCriterion:
     """Assigns anchors to people and returns the weighted RTMO loss of one batch.
 
@@ -129,12 +153,13 @@ class RTMOCriterion:
             (MMPose's RTMO-m/l switch to 1.0).
         keypoints_for_center: SimOTA's centre prior at the labelled keypoints' mean (RTMO-s)
             or at the box centre (RTMO-m/l).
+        aux_epoch: first epoch of the L1 box-delta loss; negative = never.
     """
 
     def __init__(self, sigmas: Tensor, *, loss_weights: Mapping[str, float],
                  stage2_loss_weights: Mapping[str, float] | None = None, stage2_epoch: int = -1,
                  overlaps_power: float = 0.5, stage2_overlaps_power: float = -1.0,
-                 keypoints_for_center: bool = True) -> None:
+                 keypoints_for_center: bool = True, aux_epoch: int = -1) -> None:
         stage2_loss_weights = dict(stage2_loss_weights or {})
         for name, weights in (("loss_weights", loss_weights),
                               ("stage2_loss_weights", stage2_loss_weights)):
@@ -152,6 +177,7 @@ class RTMOCriterion:
         self.stage2_epoch = stage2_epoch
         self.stage1_power = overlaps_power
         self.stage2_power = overlaps_power if stage2_overlaps_power < 0 else stage2_overlaps_power
+        self.aux_epoch = aux_epoch
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
@@ -159,18 +185,26 @@ class RTMOCriterion:
         self.stage2 = 0 <= self.stage2_epoch <= epoch
         self.loss_weights = self.stage2_weights if self.stage2 else self.stage1_weights
         self.overlaps_power = self.stage2_power if self.stage2 else self.stage1_power
+        self.aux = 0 <= self.aux_epoch <= epoch
 
     def __call__(self, model: RTMO, out: RTMOOutput, keypoints: Sequence[Tensor],
-                 boxes: Sequence[Tensor], areas: Sequence[Tensor]) -> dict[str, Tensor]:
+                 boxes: Sequence[Tensor], areas: Sequence[Tensor],
+                 invalid: Tensor | None = None) -> dict[str, Tensor]:
         """Loss of ``out = model(images)`` against each image's people: keypoints (P, K, 3),
-        boxes (P, 4) xyxy and areas (P,) in input pixels, on the output's device.
+        boxes (P, 4) xyxy and areas (P,) in input pixels, on the output's device. ``invalid``
+        (B, H, W) marks the input pixels of unlabelled people (crowds, people without
+        keypoints); locations whose proxy keypoints point there get no classification loss.
 
-        Returns ``{"loss": weighted sum, "loss_<name>": each term, detached}``.
+        Returns ``{"loss": weighted sum, "loss_<name>": each weighted term, detached}`` under
+        MMPose's names (`MMPOSE_NAMES`) and with its values (MMPose's loss modules apply their
+        weights), so the terms add up to the loss.
         """
         priors = out.priors
         pred_boxes = model.decode_boxes(out.box_deltas, priors)  # (B, N, 4)
         proxy = model.decode_kpt_offsets(out.kpt_offsets, priors)  # (B, N, K, 2)
-        scores = out.cls_logits.sigmoid()
+        # The assigner sees √(σ(cls) · σ(objectness)), RTMO's objectness fixed at σ(1e4) = 1
+        # (MMPose's YOLOXPoseHead._get_targets_single).
+        scores = out.cls_logits.sigmoid().sqrt()
         sigmas = self.sigmas.to(priors.device)
         cls_targets = torch.zeros_like(out.cls_logits)
         pos_b, pos_n, gt_k, gt_b, gt_a = [], [], [], [], []
@@ -193,8 +227,9 @@ class RTMOCriterion:
         losses = {
             "iou": iou_loss(pos_boxes, tb) / num_pos,
             "vis": visibility_bce_loss(out.vis_logits[pb, pn], weight),
-            "l1": (out.box_deltas[pb, pn] - box_targets).abs().sum() / num_pos,
         }
+        if self.aux:
+            losses["l1"] = (out.box_deltas[pb, pn] - box_targets).abs().sum() / num_pos
         if pn.numel():
             # The DCC on the predicted (not detached) boxes, as MMPose: MLE also trains the box.
             dcc = model.dcc(out.pose_vecs[pb, pn], pos_boxes, priors[pn, :2])
@@ -216,8 +251,12 @@ class RTMOCriterion:
             oks = keypoint_oks(p_kpts.detach(), tk[..., :2], weight, ta, sigmas)
         # OKS-aware classification target OKS^power (MMPose's overlaps_power 0.5).
         cls_targets[pb, pn] = oks.clamp(min=1e-3).pow(self.overlaps_power)
-        losses["cls"] = varifocal_loss(out.cls_logits, cls_targets) / num_pos
+        obj_weight = None if invalid is None else torch.stack([
+            unlabelled_weight(invalid[b], proxy[b].detach(), out.vis_logits[b].detach())
+            for b in range(len(keypoints))])  # (B, N)
+        losses["cls"] = varifocal_loss(out.cls_logits, cls_targets, weight=obj_weight) / num_pos
         total = sum(self.loss_weights[k] * v for k, v in losses.items())
         result = {"loss": total}
-        result.update({f"loss_{k}": v.detach() for k, v in losses.items()})
+        result.update({MMPOSE_NAMES[k]: (self.loss_weights[k] * v).detach()
+                       for k, v in losses.items()})
         return result

@@ -14,6 +14,7 @@ from posekit.data.transforms import (
     apply_affine,
     box_to_center_scale,
     color_jitter,
+    crop_matrix_float32,
     crop_to_image,
     fix_aspect_ratio,
     flip_box_xywh,
@@ -361,8 +362,11 @@ def test_eval_crop_is_deterministic_and_equals_the_plain_affine() -> None:
         scale = fix_aspect_ratio(scale, 48 / 64)
         m = get_affine_matrix(center, scale, 0.0, (48, 64), udp=udp)
         np.testing.assert_array_equal(s1.image, s2.image)
-        np.testing.assert_allclose(s1.matrix, m)
-        np.testing.assert_array_equal(s1.image, warp_image(image, m, (48, 64)))
+        # the crop matrix is computed in float32 as MMPose's; within 1e-5 of the float64 one
+        np.testing.assert_allclose(s1.matrix, m, rtol=0, atol=1e-5)
+        exact = crop_matrix_float32(center, scale, 0.0, (48, 64), udp=udp)
+        np.testing.assert_array_equal(s1.matrix, exact)
+        np.testing.assert_array_equal(s1.image, warp_image(image, exact, (48, 64)))
         np.testing.assert_allclose(s1.keypoints[:, :2], apply_affine(kpts[:, :2], m), atol=1e-4)
         np.testing.assert_allclose(s1.center, center)
         np.testing.assert_allclose(s1.scale, scale)
@@ -527,3 +531,13 @@ def test_whole_image_normal_rotation_is_clipped() -> None:
     with pytest.raises(ValueError, match="rotation must be"):
         WholeImageAffine((64, 64), rotation="gaussian")
 
+
+@pytest.mark.parametrize("udp", [False, True])
+@pytest.mark.parametrize("rot", [0.0, 33.0, -70.0])
+def test_crop_matrix_float32_is_the_float64_matrix_to_1e4(udp, rot):
+    """MMPose's float32 arithmetic, the same map as get_affine_matrix (rotation sign included)
+    for an aspect-fixed scale."""
+    scale = fix_aspect_ratio([90.6, 100.0], 192 / 256)
+    a = crop_matrix_float32([120.3, 88.7], scale, rot, (192, 256), udp=udp)
+    b = get_affine_matrix([120.3, 88.7], scale, rot, (192, 256), udp=udp)
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-4)

@@ -40,6 +40,9 @@ CONFIGS = [
     TD + "td-hm_res101_8xb64-210e_coco-256x192.py",
     TD + "td-hm_res152_8xb32-210e_coco-256x192.py",
     TD + "td-hm_cpm_8xb64-210e_coco-256x192.py",
+    TD + "td-hm_res50_8xb64-210e_coco-384x288.py",
+    TD + "td-hm_res152_8xb32-210e_coco-384x288.py",
+    TD + "td-hm_cpm_8xb32-210e_coco-384x288.py",
     TD + "td-hm_hourglass52_8xb32-210e_coco-256x256.py",
     *(TD + f"td-hm_ViTPose-{size}{kind}_8xb64-210e_coco-256x192.py"
       for size in ("small", "base", "large", "huge") for kind in ("", "-simple")),

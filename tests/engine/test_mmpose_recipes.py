@@ -35,6 +35,9 @@ MAPPING: dict[str, str | None] = {
     "simplebaseline_res101_coco_256x192": "td-hm_res101_8xb64-210e_coco-256x192",
     "simplebaseline_res152_coco_256x192": "td-hm_res152_8xb32-210e_coco-256x192",
     "cpm_6stage_coco_256x192": "td-hm_cpm_8xb64-210e_coco-256x192",
+    "simplebaseline_res50_coco_384x288": "td-hm_res50_8xb64-210e_coco-384x288",
+    "simplebaseline_res152_coco_384x288": "td-hm_res152_8xb32-210e_coco-384x288",
+    "cpm_6stage_coco_384x288": "td-hm_cpm_8xb32-210e_coco-384x288",
     "hourglass_8stack_coco_256x192": "td-hm_hourglass52_8xb32-210e_coco-256x256",
     **{f"vitpose_{s}{k}_coco_256x192": f"td-hm_ViTPose-{s}{k.replace('_', '-')}_8xb64-210e_coco-"
        "256x192" for s in ("small", "base", "large", "huge") for k in ("", "_simple")},
@@ -77,6 +80,10 @@ DELIBERATE: dict[str, dict[str, str]] = {
     "simplebaseline_res101_coco_256x192": {
         "init": "MMPose starts from torchvision's ImageNet ResNet; posekit downloads nothing"},
     "simplebaseline_res152_coco_256x192": {
+        "init": "MMPose starts from torchvision's ImageNet ResNet; posekit downloads nothing"},
+    "simplebaseline_res50_coco_384x288": {
+        "init": "MMPose starts from torchvision's ImageNet ResNet; posekit downloads nothing"},
+    "simplebaseline_res152_coco_384x288": {
         "init": "MMPose starts from torchvision's ImageNet ResNet; posekit downloads nothing"},
     "hourglass_8stack_coco_256x192": {
         "stages": "posekit's hourglass is Newell's 8-stack network (bearpaw/pytorch-pose), "

@@ -31,7 +31,7 @@ def test_existing_run_folder_is_refused_untouched(tiny_cfg, tmp_path):
     cfg = apply_overrides(tiny_cfg, ["schedule.epochs=1"])
     engine.main(cfg, tmp_path / "run", progress=False)
     before = _snapshot(tmp_path / "run")
-    assert set(before) == {"config.yaml", "metrics.csv", "last.pt", "best.pt"}
+    assert set(before) == {"config.yaml", "metrics.csv", "scalars.jsonl", "last.pt", "best.pt"}
     with pytest.raises(FileExistsError, match="not empty.*--resume.*--exist-ok"):
         engine.main(apply_overrides(cfg, ["optim.lr=2e-3"]), tmp_path / "run", progress=False)
     assert _snapshot(tmp_path / "run") == before

@@ -27,7 +27,9 @@ def test_warmup_then_step_schedule(tiny_cfg):
         lrs.append(opt.param_groups[0]["lr"])
         opt.step()
         sched.step()
-    assert lrs[0] == pytest.approx(0.1) and lrs[4] == pytest.approx(0.1 + 0.9 * 4 / 5)
+    # MMEngine's LinearLR(end=5): 0.1 + 0.9 · t / 4, the full lr at t = 4
+    assert lrs[0] == pytest.approx(0.1) and lrs[3] == pytest.approx(0.1 + 0.9 * 3 / 4)
+    assert lrs[4] == pytest.approx(1.0)
     assert lrs[5:20] == [1.0] * 15
     assert lrs[20:30] == [pytest.approx(0.1)] * 10 and lrs[30:] == [pytest.approx(0.01)] * 10
 

@@ -32,24 +32,26 @@ PX, SCORE = 0.01, 1e-4  # tolerances: image pixels, probabilities
 # agree to float32 noise (box centres within 7e-4 px before the DCC), and the DCC's sine
 # encoding of the bins (frequencies up to 1 rad/px) with bins 3.5 px apart turns that into
 # 0.03 logit differences between two nearly tied bins. So all but a few percent of the people
-# must be within PX, and every keypoint within KPT_WORST.
-KPT_WORST, KPT_WITHIN_PX = 0.15, 0.95
+# must be within PX, and every keypoint within KPT_WORST (eager: 0.11 px at worst; onnxruntime,
+# whose float32 noise differs again: 0.17 px).
+KPT_WORST, KPT_WITHIN_PX = 0.25, 0.95
 
 sys.path.insert(0, str(ROOT / "tests" / "models"))
-from make_rtmo_fixtures import seeded_weights  # noqa: E402  the MMPose fixtures' weight rule
+from make_rtmo_fixtures import CONSTANT_KEYS, seeded_weights  # noqa: E402  MMPose fixtures' rule
 
 
 def calibrated_mmpose_state_dict(calibration: dict) -> dict[str, torch.Tensor]:
-    """The fixture's calibrated RTMO-s weights under MMPose's key names, from its recipe."""
-    names_shapes = [(k, tuple(s)) for k, s in json.loads(KEYS.read_text())["s"]]
+    """The fixture's calibrated RTMO-s weights under MMPose's key names, from its recipe.
+
+    MMPose's constant buffers (sine-encoding frequencies, unit bins, OKS sigmas) are left out:
+    MMPose keeps its built values, and posekit computes its own."""
+    names_shapes = [(k, tuple(s)) for k, s in json.loads(KEYS.read_text())["s"]
+                    if k not in CONSTANT_KEYS]
     seeded = seeded_weights(names_shapes, calibration["seed"])
     sd = {}
-    for name, shape in names_shapes:  # counters (and constants, dropped by the conversion)
-        if name in seeded:
-            sd[name] = torch.from_numpy(seeded[name])
-        else:
-            sd[name] = torch.zeros(shape, dtype=torch.long if "num_batches" in name else
-                                   torch.float32)
+    for name, shape in names_shapes:  # the weights, and zeros for the BN counters
+        sd[name] = (torch.from_numpy(seeded[name]) if name in seeded
+                    else torch.zeros(shape, dtype=torch.long))
     g = torch.Generator().manual_seed(calibration["seed"])
     for name, t in sd.items():  # BN statistics redrawn in key order
         if name.endswith("running_var"):

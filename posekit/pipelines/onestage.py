@@ -11,9 +11,9 @@ The network stage is either
   (M, K, 2), keypoint scores (M, K), batch index (M,))`` over the candidates, in input pixels:
   an onnxruntime runner of ``RTMOInference``'s export, which runs the DCC on every candidate.
 
-Both give the same people. ``pipe.timing`` holds "preprocess", "network" (with the DCC for an
-exported graph), "keypoints" (the eager DCC on the kept people) and "decode" (score filter, NMS,
-back to image pixels) seconds of the last call.
+Both give the same people. ``pipe.timing`` holds "preprocess", "network" (backbone to head and
+the DCC, as in MMPose's head) and "decode" (score filter, NMS, back to image pixels) seconds of
+the last call.
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ class OneStage:
 
     @torch.no_grad()
     def __call__(self, image: np.ndarray, image_id: int | None = None) -> PoseInstances:
-        timing = {"preprocess": 0.0, "network": 0.0, "keypoints": 0.0, "decode": 0.0}
+        timing = {"preprocess": 0.0, "network": 0.0, "decode": 0.0}
         start = time.perf_counter()
         x, center, scale = self.preprocess(image)
         now = time.perf_counter()
@@ -165,7 +165,7 @@ class OneStage:
             keypoints = self.network.keypoints(c.pose_vecs[keep], boxes, c.grids[keep])
             scores, keypoint_scores = c.scores[keep], c.keypoint_scores[keep]
             now = time.perf_counter()
-            timing["keypoints"], start = now - start, now
+            timing["network"], start = timing["network"] + now - start, now
         else:  # an exported graph: keypoints of every candidate, then the same selection
             scores, boxes, keypoints, keypoint_scores = self.network(x)[:4]
             now = time.perf_counter()

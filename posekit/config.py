@@ -164,6 +164,7 @@ class TestConfig:
     kpt_score_thresh: float = 0.2  # keypoints counted in the person rescoring
     nms_thresh: float = 0.9  # OKS NMS threshold (MMPose's top-down default)
     det_score_thresh: float = 0.0  # detections below this are dropped
+    scales: tuple[float, ...] = (1.0,)  # bottom-up: input height multipliers; maps averaged
 
 
 @dataclass
@@ -191,6 +192,8 @@ class OneStageConfig:
     stage2_epoch: int = -1  # first epoch of the second phase; -1 = never
     stage2_loss_weights: dict[str, float] = field(default_factory=lambda: {
         "mle": 5.0, "oks": 10.0})
+    stage2_overlaps_power: float = -1.0  # from stage2_epoch on; negative = keep (RTMO-m/l: 1.0)
+    keypoints_for_center: bool = True  # SimOTA centre prior: keypoints' mean (RTMO-s) or box
 
 
 @dataclass

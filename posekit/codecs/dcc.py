@@ -31,6 +31,7 @@ __all__ = [
     "decode_bins",
     "sine_pe",
     "sine_pe_2d",
+    "sine_pe_parts",
 ]
 
 BOX_PADDING = 1.25  # the box is expanded ×1.25 before the bins are laid over it (RTMO's DCC)
@@ -59,12 +60,19 @@ def sine_pe(position: Tensor, channels: int = 128, temperature: float = 300.0) -
     d = channels / 2 frequencies, j = 0..d−1; cosines first, then sines (MMPose's
     ``SinePositionalEncoding`` with ``spatial_dim=1``, which DCC uses with T = 300).
     """
+    return torch.cat(sine_pe_parts(position, channels, temperature), dim=-1)
+
+
+def sine_pe_parts(position: Tensor, channels: int = 128, temperature: float = 300.0
+                  ) -> tuple[Tensor, Tensor]:
+    """The two halves of `sine_pe`, (cos (..., d), sin (..., d)), for products that need no
+    concatenated copy."""
     if channels % 2:
         raise ValueError(f"sine_pe channels must be even, got {channels}")
     d = channels // 2
     dim_t = temperature ** (torch.arange(d, dtype=position.dtype, device=position.device) / d)
     freq = position.unsqueeze(-1) / dim_t  # (..., d)
-    return torch.cat((freq.cos(), freq.sin()), dim=-1)
+    return freq.cos(), freq.sin()
 
 
 def sine_pe_2d(height: int, width: int, channels: int = 256, temperature: float = 10000.0,

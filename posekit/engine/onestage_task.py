@@ -249,9 +249,9 @@ class OneStageTask(Task):
                               batch["invalid"].to(device) if "invalid" in batch else None)
 
     def inference_model(self, model: nn.Module) -> nn.Module:
-        """(B, 3, H, W) raw-pixel letterboxed images → dense (scores, boxes, keypoints, keypoint
-        scores) in input pixels (`posekit.models.rtmo.RTMOInference`, eval mode)."""
-        return RTMOInference(model).eval()
+        """(B, 3, H, W) raw-pixel images → the candidates above ``test.det_score_thresh`` with
+        their DCC keypoints, in input pixels (`posekit.models.rtmo.RTMOInference`, eval mode)."""
+        return RTMOInference(model, self.cfg.test.det_score_thresh).eval()
 
     def example_input(self, batch: int = 1) -> Tensor:
         w, h = self.cfg.codec.input_size

@@ -34,9 +34,12 @@ Decoding helpers on the model:
   anchor xy → `DCCOutput(keypoints (M, K, 2) input px, prob_x (M, K, Bx), prob_y (M, K, By),
   sigmas (M, K), bins_x (M, Bx), bins_y (M, By))`. In training mode its BatchNorm1d uses the
   batch statistics of the M rows (as MMPose, which runs it on the positive samples only).
-- `RTMO.predict_dense(images)` / `RTMOInference(model)` (the ONNX-exported module): every
-  location decoded, no NMS → (scores (B, N), boxes (B, N, 4), keypoints (B, N, K, 2),
-  keypoint scores (B, N, K)), all in input pixels / probabilities.
+- `RTMO.predict_dense(images)`: every location decoded, no NMS → (scores (B, N), boxes (B, N, 4),
+  keypoints (B, N, K, 2), keypoint scores (B, N, K)), all in input pixels / probabilities.
+- `RTMOInference(model, score_thresh)`: the test-time module. ``candidates`` (the locations above
+  the score threshold) and ``keypoints`` (the DCC on chosen ones) let the pipeline run the DCC
+  only on the people left after NMS, as MMPose; ``forward`` (the ONNX-exported graph) runs it on
+  every candidate.
 
 Parameters (any input size): RTMO-s 9,868,899; m 22,526,307; l 44,693,315, exactly MMPose 1.3.2's
 (9.87 / 22.53 / 44.69 M). ``remap_rtmo_state_dict`` loads MMPose's RTMO checkpoints.
@@ -58,8 +61,8 @@ from posekit.codecs.dcc import (
     box_to_center_scale,
     dcc_bins,
     decode_bins,
-    sine_pe,
     sine_pe_2d,
+    sine_pe_parts,
 )
 from posekit.models.backbones.cspdarknet import ConvBNAct, CSPDarknet
 
@@ -67,6 +70,7 @@ __all__ = [
     "DCC",
     "DCCOutput",
     "RTMO",
+    "RTMOCandidates",
     "RTMOInference",
     "RTMOOutput",
     "remap_rtmo_state_dict",
@@ -369,11 +373,14 @@ class DCC(nn.Module):
         return self.pose_to_kpts(pose_vecs)
 
     @staticmethod
-    def _logits(feats: Tensor, phi: nn.Linear, pe: Tensor) -> Tensor:
-        """feats (M, K, F), φ = Linear(P → F), pe (M, B, P) → f_k · φ(pe_i), (M, K, B)."""
+    def _logits(feats: Tensor, phi: nn.Linear, pe: tuple[Tensor, Tensor]) -> Tensor:
+        """feats (M, K, F), φ = Linear(P → F), pe = `sine_pe_parts` (cos, sin), each (M, B, P/2)
+        → f_k · φ(pe_i), (M, K, B)."""
         projected = torch.matmul(feats, phi.weight)  # (M, K, P)
         offset = torch.matmul(feats, phi.bias.unsqueeze(-1))  # (M, K, 1)
-        return torch.matmul(projected, pe.transpose(1, 2)) + offset
+        half = pe[0].shape[-1]
+        return (torch.matmul(projected[..., :half], pe[0].transpose(1, 2))
+                + torch.matmul(projected[..., half:], pe[1].transpose(1, 2)) + offset)
 
     def forward(self, pose_vecs: Tensor, boxes: Tensor, grids: Tensor) -> DCCOutput:
         """pose_vecs (M, C), boxes (M, 4) xyxy and grids (M, 2) anchor xy, in input pixels."""
@@ -382,14 +389,15 @@ class DCC(nn.Module):
         bins_x = dcc_bins(self.x_bins, center[:, 0], scale[:, 0])  # (M, Bx)
         bins_y = dcc_bins(self.y_bins, center[:, 1], scale[:, 1])  # (M, By)
         rel = center - grids  # the encoding sees bins relative to the anchor point
-        pe_x = sine_pe(dcc_bins(self.x_bins, rel[:, 0], scale[:, 0]), self.pe_channels,
-                       self.pe_temperature)  # (M, Bx, P)
-        pe_y = sine_pe(dcc_bins(self.y_bins, rel[:, 1], scale[:, 1]), self.pe_channels,
-                       self.pe_temperature)  # (M, By, P)
+        pe_x = sine_pe_parts(dcc_bins(self.x_bins, rel[:, 0], scale[:, 0]), self.pe_channels,
+                             self.pe_temperature)  # (M, Bx, P/2) twice
+        pe_y = sine_pe_parts(dcc_bins(self.y_bins, rel[:, 1], scale[:, 1]), self.pe_channels,
+                             self.pe_temperature)  # (M, By, P/2) twice
         feats = self._pose_to_kpts(pose_vecs).reshape(-1, self.num_keypoints, self.feat_channels)
         feats = self.gau(feats)  # (M, K, F)
         # f_k · φ(PE(x_i)) with φ(e) = W e + b, computed as (Wᵀ f_k) · PE(x_i) + f_k · b: the same
-        # number, without applying φ to every bin of every instance (5× fewer multiply-adds).
+        # number, without applying φ to every bin of every instance (5× fewer multiply-adds), and
+        # with the cosine and sine halves of PE multiplied separately (no concatenated copy).
         prob_x = bin_softmax(self._logits(feats, self.x_fc, pe_x))  # (M, K, Bx)
         prob_y = bin_softmax(self._logits(feats, self.y_fc, pe_y))  # (M, K, By)
         keypoints = torch.stack((decode_bins(prob_x, bins_x, self.decode),
@@ -534,15 +542,57 @@ class RTMO(nn.Module):
         return out.cls_logits.sigmoid(), boxes, keypoints, out.vis_logits.sigmoid()
 
 
-class RTMOInference(nn.Module):
-    """``forward(images) = model.predict_dense(images)``: the module ONNX export exports."""
+class RTMOCandidates(NamedTuple):
+    """The M locations of a batch whose person score passes the threshold, in score order per
+    image: scores (M,), boxes (M, 4) xyxy input px, keypoint scores (M, K), pose vectors (M, C),
+    anchor xy (M, 2) input px, and the image of each (M,) in the batch."""
 
-    def __init__(self, model: RTMO) -> None:
+    scores: Tensor
+    boxes: Tensor
+    keypoint_scores: Tensor
+    pose_vecs: Tensor
+    grids: Tensor
+    batch_index: Tensor
+
+
+class RTMOInference(nn.Module):
+    """RTMO at test time: the network, the score threshold and the DCC on what passes it.
+
+    MMPose (``RTMOHead.predict``) runs the DCC only on the people left after box NMS; the eager
+    pipeline does the same with :meth:`candidates` → NMS → :meth:`keypoints`. ``forward`` (what
+    ONNX export exports: NMS is not an exportable torch op here) runs the DCC on every candidate
+    above ``score_thresh`` instead, and returns (scores (M,), boxes (M, 4), keypoints (M, K, 2),
+    keypoint scores (M, K), batch index (M,)), the pipeline's NMS then picks the same people.
+    """
+
+    def __init__(self, model: RTMO, score_thresh: float = 0.1) -> None:
         super().__init__()
         self.model = model
+        self.score_thresh = float(score_thresh)
 
-    def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        return self.model.predict_dense(images)
+    def candidates(self, images: Tensor) -> RTMOCandidates:
+        """(B, 3, H, W) raw pixels → the locations with sigmoid(cls) > ``score_thresh``."""
+        out = self.model(images)
+        scores = out.cls_logits.sigmoid()  # (B, N)
+        # Each image's candidates in descending score order, as MMPose's filter_scores_and_topk.
+        sorted_scores, order = scores.sort(dim=1, descending=True)  # (B, N)
+        keep = torch.nonzero(sorted_scores > self.score_thresh)  # (M, 2): image, rank
+        if torch.compiler.is_exporting():
+            torch._check(keep.shape[0] != 0)  # the graph still runs with none; export needs it
+        bi = keep[:, 0]
+        ni = order[bi, keep[:, 1]]
+        boxes = self.model.decode_boxes(out.box_deltas[bi, ni], out.priors[ni])  # (M, 4)
+        return RTMOCandidates(scores[bi, ni], boxes, out.vis_logits[bi, ni].sigmoid(),
+                              out.pose_vecs[bi, ni], out.priors[ni, :2], bi)
+
+    def keypoints(self, pose_vecs: Tensor, boxes: Tensor, grids: Tensor) -> Tensor:
+        """DCC keypoints (M, K, 2) in input pixels of M candidates (rows of `RTMOCandidates`)."""
+        return self.model.dcc(pose_vecs, boxes, grids).keypoints
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        c = self.candidates(images)
+        return (c.scores, c.boxes, self.keypoints(c.pose_vecs, c.boxes, c.grids),
+                c.keypoint_scores, c.batch_index)
 
 
 # ---------------------------------------------------------------- foreign checkpoints

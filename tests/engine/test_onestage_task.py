@@ -72,11 +72,12 @@ def test_predict_gives_coco_results_in_image_pixels():
     record = coco[0]
     assert results and all(r["image_id"] == record.image_id for r in results)
     xy = np.array([r["keypoints"] for r in results]).reshape(len(results), -1, 3)
-    # decoded inside the letterboxed input → inside the image's scaled frame (with DCC margin)
+    # decoded inside the input → inside the image's scaled frame (with DCC margin)
     assert xy[..., 0].max() < record.width * 2 and xy[..., 1].max() < record.height * 2
     assert task.example_input(2).shape == (2, 3, 128, 128)
-    dense = task.inference_model(model)(task.example_input(1))
-    assert len(dense) == 4 and dense[0].shape[0] == 1
+    scores, boxes, kpts, kscores, batch = task.inference_model(model)(task.example_input(1))
+    assert (scores > task.cfg.test.det_score_thresh).all() and (batch == 0).all()
+    assert boxes.shape == (len(scores), 4) and kpts.shape == (len(scores), 17, 2)
 
 
 def test_loss_weights_and_the_second_phase():

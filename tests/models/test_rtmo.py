@@ -175,52 +175,75 @@ def test_build_model_kwargs():
         build_model("rtmo_tiny", dcc_decode="mean")
 
 
-def test_onnx_export_parity(tmp_path):
-    ort = pytest.importorskip("onnxruntime")
-    model = rtmo_tiny().eval()
-    net = RTMOInference(model).eval()
-    x = torch.rand(1, 3, 64, 96) * 255
-    path = tmp_path / "rtmo_tiny.onnx"
-    torch.onnx.export(net, (x,), str(path), opset_version=17, dynamo=False,
-                      input_names=["images"],
-                      output_names=["scores", "boxes", "keypoints", "keypoint_scores"])
-    import onnx
-
-    graph_ops = {n.op_type for n in onnx.load(str(path)).graph.node}
-    assert not graph_ops & {"ReduceL2", "LpNormalization"}  # norm ops MMPose's export trips on
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = sess.run(None, {"images": x.numpy()})
-    with torch.no_grad():
-        want = net(x)
-    for g, w in zip(got, want, strict=True):
-        np.testing.assert_allclose(g, w.numpy(), atol=1e-4, rtol=1e-4)
-
-
-@pytest.mark.slow
-def test_onnx_dynamo_export_dynamic_batch(tmp_path):
-    """The product layer's exporter settings (dynamo, opset 18, free batch axis)."""
-    ort = pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnxscript")
+def _export_dynamo(net, example, path):
     import contextlib
     import io
     import warnings
 
-    torch.manual_seed(0)
-    net = RTMOInference(rtmo_tiny().eval()).eval()
-    path = tmp_path / "rtmo_tiny_dyn.onnx"
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        torch.onnx.export(net, (torch.rand(2, 3, 64, 96) * 255,), str(path), dynamo=True,
-                          opset_version=18, input_names=["input"],
+        torch.onnx.export(net, (example,), str(path), dynamo=True, opset_version=18,
+                          input_names=["input"],
                           dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=4096)},))
+
+
+def _tiny_with_spread_scores() -> RTMO:
+    """rtmo_tiny whose person scores spread around 0.5 (the initial bias puts all at 0.01)."""
+    torch.manual_seed(0)
+    model = rtmo_tiny().eval()
+    for conv in model.head.cls_out:
+        torch.nn.init.normal_(conv.weight, std=0.05)
+        torch.nn.init.zeros_(conv.bias)
+    return model
+
+
+def test_inference_candidates_and_keypoints_equal_dense_decoding():
+    model = _tiny_with_spread_scores()
+    net = RTMOInference(model, score_thresh=0.5).eval()
+    x = torch.rand(2, 3, 64, 96) * 255
+    with torch.no_grad():
+        scores, boxes, kpts, kscores, batch = net(x)
+        dense = model.predict_dense(x)
+    assert 0 < len(scores) < 2 * dense[0].shape[1]  # some locations pass, not all
+    for b in range(2):
+        mine = batch == b
+        want = torch.nonzero(dense[0][b] > 0.5)[:, 0]
+        want = want[dense[0][b, want].argsort(descending=True)]  # score order
+        torch.testing.assert_close(scores[mine], dense[0][b, want])
+        torch.testing.assert_close(boxes[mine], dense[1][b, want])
+        torch.testing.assert_close(kpts[mine], dense[2][b, want], atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(kscores[mine], dense[3][b, want])
+
+
+@pytest.mark.slow
+def test_onnx_export_parity(tmp_path):
+    """The exported graph (dynamo, opset 18, free batch axis): the candidates above the score
+    threshold with their DCC keypoints, as eager; a graph that finds nobody returns empty."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    import onnx
+
+    model = _tiny_with_spread_scores()
+    net = RTMOInference(model, score_thresh=0.5).eval()
+    path = tmp_path / "rtmo_tiny.onnx"
+    _export_dynamo(net, torch.rand(2, 3, 64, 96) * 255, path)
+    graph_ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert not graph_ops & {"ReduceL2", "LpNormalization"}  # norm ops MMPose's export trips on
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for batch in (1, 3):
         x = torch.rand(batch, 3, 64, 96) * 255
         got = sess.run(None, {"input": x.numpy()})
         with torch.no_grad():
             want = net(x)
+        assert len(got[0]) > 0
         for g, w in zip(got, want, strict=True):
             np.testing.assert_allclose(g, w.numpy(), atol=1e-4, rtol=1e-4)
+    nobody = RTMOInference(model, score_thresh=0.999).eval()
+    _export_dynamo(nobody, torch.rand(2, 3, 64, 96) * 255, tmp_path / "nobody.onnx")
+    sess = ort.InferenceSession(str(tmp_path / "nobody.onnx"),
+                                providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"input": (torch.rand(1, 3, 64, 96) * 255).numpy()})
+    assert [g.shape for g in got] == [(0,), (0, 4), (0, 17, 2), (0, 17), (0,)]
 
 
 def test_dcc_argmax_decode_lands_on_a_bin(converted_s, golden):

@@ -10,8 +10,10 @@ SOURCE is an image file, a folder (searched recursively, files in sorted order),
   (COCO's ``000000000785.jpg`` → 785, so a COCO detections file matches), else its 1-based
   position; a video frame's is ``frame + 1``.
 
-Videos are streamed: one frame in memory at a time, results appended to the json as they come.
-An unreadable file is reported and skipped; the run fails (exit 2) only when nothing was read.
+Videos are streamed: one frame in memory at a time, results appended to a temporary json as they
+come, which replaces ``results.json`` when the run ends. An unreadable file is reported and
+skipped; the run fails (exit 2) only when nothing was read, and then leaves an earlier
+``results.json`` as it was.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import os
 import sys
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +34,8 @@ import numpy as np
 from tqdm import tqdm
 
 from posekit.api import PoseEstimator, image_id_for
+from posekit.errors import DataWarning
+from posekit.pipelines.detectors import DetectionFile
 
 __all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "InferSummary", "expand_source", "run_infer",
            "infer_cli"]
@@ -49,6 +55,7 @@ class InferSummary:
     seconds: dict[str, float] = field(default_factory=dict)  # summed over images, per phase
     results: Path | None = None
     outputs: list[Path] = field(default_factory=list)
+    image_ids: set[int] = field(default_factory=set)  # of the images and frames read
 
     def ms_per_image(self) -> dict[str, float]:
         return {k: 1000 * v / max(self.images, 1) for k, v in self.seconds.items()}
@@ -94,12 +101,19 @@ def expand_source(source: str) -> tuple[Path | None, list[Path] | int]:
 
 
 class _JsonArrayWriter:
-    """Appends dicts to a json array on disk, so results never pile up in memory."""
+    """Appends dicts to a json array on disk, so results never pile up in memory.
+
+    It writes a temporary file beside ``path`` and renames it over ``path`` on
+    ``close(commit=True)``, so a failed run leaves an earlier ``results.json`` intact.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.f: IO[str] = path.open("w")
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        # os.open applies the user's umask (mkstemp would force mode 0600).
+        self.f: IO[str] = os.fdopen(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                                            0o666), "w")
         self.f.write("[")
         self.first = True
 
@@ -108,9 +122,16 @@ class _JsonArrayWriter:
             self.f.write(("\n" if self.first else ",\n") + json.dumps(item))
             self.first = False
 
-    def close(self) -> None:
-        self.f.write("\n]\n")
-        self.f.close()
+    def close(self, commit: bool) -> None:
+        """Finish the array and put it at ``path`` (``commit``), or throw it away."""
+        try:
+            if commit:
+                self.f.write("\n]\n")
+            self.f.close()
+            if commit:
+                os.replace(self.tmp, self.path)
+        finally:
+            self.tmp.unlink(missing_ok=True)
 
 
 @dataclass
@@ -148,6 +169,7 @@ def run_infer(
     total = sum(1 for kind, _ in items if kind == "image") or None
     bar = tqdm(total=total, unit="frame", disable=not progress, file=sys.stderr,
                dynamic_ncols=True)
+    finished = False  # every item done, or interrupted: what was read replaces results.json
     try:
         for index, (kind, item) in enumerate(items):
             if kind == "image":
@@ -155,14 +177,30 @@ def run_infer(
             else:
                 _infer_video(kind, item, root, estimator, out, draw, max_frames, writer,
                              summary, bar)
+        finished = True
     except KeyboardInterrupt:
         bar.write("interrupted: closing the outputs", file=sys.stderr)
+        finished = True
     finally:
         bar.close()
-        writer.close()
+        writer.close(commit=finished and summary.images > 0)
     if summary.images == 0:
         raise ValueError(f"nothing readable in {source} ({len(summary.skipped)} skipped)")
+    _check_detections_matched(estimator, summary)
     return summary
+
+
+def _check_detections_matched(estimator: PoseEstimator, summary: InferSummary) -> None:
+    """Warn when a detections file has boxes for none of the images read (every image then
+    gets 0 people, which otherwise looks like a successful run)."""
+    table = getattr(estimator.pipeline, "detector", None)
+    if isinstance(table, DetectionFile) and not table.image_ids & summary.image_ids:
+        ids = sorted(summary.image_ids)
+        warnings.warn(DataWarning(
+            f"{table.path}: none of its detections is on the {summary.images} images read "
+            f"(their image ids: {', '.join(map(str, ids[:5]))}{', …' if len(ids) > 5 else ''}; "
+            "an image's id is its numeric file name, else its position): every image got "
+            "0 people"), stacklevel=2)
 
 
 def _relative(path: Path, root: Path | None) -> str:
@@ -182,6 +220,7 @@ def _record(frame: _Frame, estimator: PoseEstimator, writer: _JsonArrayWriter,
         extra["frame"] = frame.frame
     writer.add([{**r, **extra} for r in people.to_coco(frame.image_id)])
     summary.images += 1
+    summary.image_ids.add(frame.image_id)
     summary.people += len(people)
     bar.update(1)
     return people

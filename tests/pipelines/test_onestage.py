@@ -52,3 +52,34 @@ def test_pipeline_rejects_non_bgr_uint8():
     pipe = OneStage(_network, (128, 128))
     with pytest.raises(ValueError, match="BGR uint8"):
         pipe(np.zeros((10, 10), np.uint8))
+
+
+@pytest.mark.parametrize("shape, scale, rows, cols", [
+    ((100, 400, 3), 0.4, 40, 160),  # wide image: width-bound, padding below
+    ((300, 60, 3), 0.32, 96, 19),  # tall image: height-bound, padding on the right
+])
+def test_letterbox_into_a_non_square_input(shape, scale, rows, cols):
+    image = np.zeros(shape, np.uint8)
+    image[:, : shape[1] // 2] = 50  # left half darker: a transposed resize would show
+    image[:, shape[1] // 2:] = 200
+    out, got = letterbox(image, (160, 96))  # (w, h)
+    assert out.shape == (96, 160, 3) and got == pytest.approx(scale)
+    assert (out[:rows, : cols // 2 - 1] == 50).all()
+    assert (out[:rows, cols // 2 + 1: cols] == 200).all()
+    assert (out[rows:] == LETTERBOX_PAD).all() and (out[:, cols:] == LETTERBOX_PAD).all()
+
+
+def test_non_square_input_and_image_keep_x_and_y_apart():
+    """Input (w 160, h 96), image 100 x 320 (h, w): scale 0.5. Boxes are clipped to the
+    image's width in x and its height in y, and keypoints are not transposed."""
+
+    def network(x):
+        assert x.shape == (1, 3, 96, 160)  # (h, w): the letterbox is not transposed
+        scores = torch.tensor([[0.9]])
+        boxes = torch.tensor([[[100.0, 10, 170, 60]]])  # beyond the image's right and bottom
+        kpts = torch.tensor([[[[150.0, 40], [20, 45]]]])
+        return scores, boxes, kpts, torch.full((1, 1, 2), 0.7)
+
+    people = OneStage(network, (160, 96))(np.zeros((100, 320, 3), np.uint8))
+    assert people.boxes[0].tolist() == [200.0, 20.0, 320.0, 100.0]
+    assert people.keypoints.xy[0].tolist() == [[300.0, 80.0], [40.0, 90.0]]

@@ -130,6 +130,8 @@ class _JsonArrayWriter:
             self.f.close()
             if commit:
                 os.replace(self.tmp, self.path)
+        except OSError as exc:  # name results.json, not the temporary file
+            raise OSError(exc.errno, exc.strerror or str(exc), str(self.path)) from None
         finally:
             self.tmp.unlink(missing_ok=True)
 

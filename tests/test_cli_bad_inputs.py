@@ -293,3 +293,14 @@ def test_run_killed_before_its_first_checkpoint_resumes_from_the_start(tmp_path,
     assert main(["train", str(yaml_path), "--out", str(tmp_path / "run2"), "--resume",
                  str(tmp_path / "nowhere" / "last.pt")]) == 2
     assert "checkpoint not found" in _one_error_line(capsys)
+
+
+def test_infer_error_names_results_json_not_its_temporary_file(tmp_path, capsys):
+    _, ckpt = tiny_checkpoint(tmp_path / "tiny.pt")
+    out = tmp_path / "out"
+    (out / "results.json").mkdir(parents=True)  # the final rename fails
+    assert main(["infer", str(person_dir(tmp_path)), "--checkpoint", str(ckpt), "--no-draw",
+                 "--detector", "full-image", "--out", str(out)]) == 2
+    line = _one_error_line(capsys)
+    assert str(out / "results.json") in line and ".tmp" not in line, line
+    assert sorted(p.name for p in out.iterdir()) == ["results.json"]

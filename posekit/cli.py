@@ -239,6 +239,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-draw", action="store_true", help="write only the results json")
     p.add_argument("--max-frames", type=int, default=0, help="stop a video/camera after N frames")
+    p.add_argument("--track", action="store_true",
+                   help="video/camera: a track_id per person, stable across frames (json and "
+                   "drawing); greedy matching to each track's last pose")
+    p.add_argument("--track-by", choices=("oks", "iou"), default="oks",
+                   help="--track similarity: keypoint OKS or box IoU; a match needs ≥ 0.3")
+    p.add_argument("--max-missed", type=int, default=30,
+                   help="--track: frames a person may go undetected and keep its id (default 30)")
+    p.add_argument("--smooth", action="store_true",
+                   help="with --track: One-Euro filter each keypoint coordinate per track, "
+                   "at the video's frame rate; speed cut-off 1 Hz (Casiez et al., CHI 2012)")
+    p.add_argument("--min-cutoff", type=float, default=1.0,
+                   help="--smooth: cut-off in Hz of a still keypoint; lower = less jitter "
+                   "(default 1.0)")
+    p.add_argument("--beta", type=float, default=0.05,
+                   help="--smooth: cut-off increase in Hz per px/s of speed; higher = less lag "
+                   "(default 0.05)")
     p.add_argument("--threads", type=int, default=0,
                    help="torch / onnxruntime threads (0 = default; 1 is best on a busy CPU)")
 

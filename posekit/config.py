@@ -194,6 +194,8 @@ class OneStageConfig:
     stage2_epoch: int = -1  # first epoch of the second phase; -1 = never
     stage2_loss_weights: dict[str, float] = field(default_factory=lambda: {
         "mle": 5.0, "oks": 10.0})
+    stage2_overlaps_power: float = -1.0  # from stage2_epoch on; negative = keep (RTMO-m/l: 1.0)
+    keypoints_for_center: bool = True  # SimOTA centre prior: keypoints' mean (RTMO-s) or box
 
 
 @dataclass

@@ -102,9 +102,9 @@ def _rainbow(n: int) -> list[tuple[int, ...]]:
     return _hsv_to_bgr([179.0 * i / max(n, 1) for i in range(n)])
 
 
-def _instance_colors(n: int) -> list[tuple[int, ...]]:
-    """Well-separated colours for person boxes: hues stepped by the golden ratio."""
-    return _hsv_to_bgr([(i * 0.618034 % 1.0) * 179.0 for i in range(n)], sat=200, val=255)
+def _instance_colors(indices: Sequence[int]) -> list[tuple[int, ...]]:
+    """Well-separated colours for person boxes (by index or track id): golden-ratio hue steps."""
+    return _hsv_to_bgr([(i * 0.618034 % 1.0) * 179.0 for i in indices], sat=200, val=255)
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,14 +209,17 @@ def draw_people(
     radius: int | None = None,
     thickness: int | None = None,
     style: str = "auto",
+    track_ids: Sequence[int] | None = None,
 ) -> np.ndarray:
-    """Draw skeletons (and boxes, scores) of ``people`` on a copy of a BGR uint8 image.
+    """Draw skeletons (and boxes, scores, track ids) of ``people`` on a copy of a BGR uint8 image.
 
     ``style="gt"`` reads the third keypoint column as COCO visibility: v=2 filled dot, v=1
     hollow ring (labelled but occluded), v=0 not drawn. ``style="pred"`` reads it as confidence
     and draws points with conf ≥ ``kpt_thresh``. ``"auto"`` picks "gt" when every value is 0, 1
     or 2. A limb is drawn when both its ends are. Unset ``radius``/``thickness`` scale with the
-    image and shrink for small people.
+    image and shrink for small people. With ``track_ids`` (one per person, e.g.
+    ``PoseInstances.track_ids``) each box takes its id's colour and an "id N" tag, so a person
+    keeps one colour through a video.
 
     Args:
         image: (H, W, 3) BGR uint8 (or (H, W) grayscale); not modified.
@@ -252,7 +255,9 @@ def draw_people(
     base_r = radius or max(2, round(max(h, w) / 160))
     kpt_cols = keypoint_colors(sk)
     limb_cols = limb_colors(sk)
-    box_cols = _instance_colors(len(kpts))
+    if track_ids is not None and len(track_ids) != len(kpts):
+        raise ValueError(f"got {len(track_ids)} track_ids for {len(kpts)} people")
+    box_cols = _instance_colors(range(len(kpts)) if track_ids is None else track_ids)
     text_scale = max(0.4, max(h, w) / 1000)
 
     for i in range(len(kpts)):
@@ -268,12 +273,15 @@ def draw_people(
         if draw_boxes and np.all(np.isfinite(boxes[i])) and np.any(boxes[i, 2:] > boxes[i, :2]):
             cv2.rectangle(out, _pt(boxes[i, :2]), _pt(boxes[i, 2:]), box_cols[i], t,
                           cv2.LINE_AA, _SHIFT)  # fmt: skip
+        tag = [f"id {track_ids[i]}"] if track_ids is not None else []
         if draw_scores:
+            tag.append(f"{scores[i]:.2f}")
+        if tag:
             box_ok = np.all(np.isfinite(boxes[i])) and np.any(boxes[i, 2:] > boxes[i, :2])
             anchor = boxes[i, :2] if box_ok or len(ext) == 0 else ext.min(axis=0)
             if np.all(np.isfinite(anchor)):
                 x0, y0 = np.clip(anchor, -_COORD_LIMIT, _COORD_LIMIT)
-                _put_label(out, f"{scores[i]:.2f}", (int(x0), int(y0)), box_cols[i], text_scale)
+                _put_label(out, " ".join(tag), (int(x0), int(y0)), box_cols[i], text_scale)
 
         for (a, b), col in zip(sk.limbs, limb_cols, strict=True):
             if not (shown[i, a] and shown[i, b]):

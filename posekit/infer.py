@@ -10,6 +10,10 @@ SOURCE is an image file, a folder (searched recursively, files in sorted order),
   (COCO's ``000000000785.jpg`` → 785, so a COCO detections file matches), else its 1-based
   position; a video frame's is ``frame + 1``.
 
+With ``--track`` each person of a video or camera gets a ``track_id`` that stays the same across
+frames (in the json and drawn on the video); ``--smooth`` also One-Euro filters their keypoints
+(:mod:`posekit.pipelines.tracking`). Each video gets its own tracker at the video's frame rate.
+
 Videos are streamed: one frame in memory at a time, results appended to a temporary json as they
 come, which replaces ``results.json`` when the run ends. An unreadable file is reported and
 skipped; the run fails (exit 2) only when nothing was read, and then leaves an earlier
@@ -23,8 +27,9 @@ import glob
 import json
 import os
 import sys
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -36,13 +41,14 @@ from tqdm import tqdm
 from posekit.api import PoseEstimator, image_id_for
 from posekit.errors import DataWarning
 from posekit.pipelines.detectors import DetectionFile
+from posekit.pipelines.tracking import PoseTracker
 
 __all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "InferSummary", "expand_source", "run_infer",
            "infer_cli"]
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
-PHASES = ("detector", "preprocess", "network", "decode", "grouping")
+PHASES = ("detector", "preprocess", "network", "decode", "grouping", "track")
 
 
 @dataclass
@@ -157,20 +163,25 @@ def _video_frames(cap: cv2.VideoCapture, name: str, max_frames: int) -> Iterator
 def run_infer(
     source: str, estimator: PoseEstimator, out: str | Path, *, draw: bool = True,
     max_frames: int = 0, progress: bool = True,
+    tracker: Callable[[float], PoseTracker] | None = None,
 ) -> InferSummary:
-    """Run ``estimator`` over every image / frame of ``source``; see the module docstring."""
+    """Run ``estimator`` over every image / frame of ``source``; see the module docstring.
+
+    ``tracker``, given a video's frame rate, makes that video's :class:`PoseTracker`."""
     root, files = expand_source(str(source))
     out = Path(out)
     summary = InferSummary(results=out / "results.json")
     summary.seconds = dict.fromkeys(PHASES[:4], 0.0)
-    writer = _JsonArrayWriter(summary.results)
     items: list[tuple[str, Any]] = (
         [("camera", files)] if isinstance(files, int) else
         [("video" if f.suffix.lower() in VIDEO_SUFFIXES else "image", f) for f in files]
     )
+    if tracker is not None and all(kind == "image" for kind, _ in items):
+        raise ValueError(f"--track needs a video or a camera; {source} holds only images")
     total = sum(1 for kind, _ in items if kind == "image") or None
     bar = tqdm(total=total, unit="frame", disable=not progress, file=sys.stderr,
                dynamic_ncols=True)
+    writer = _JsonArrayWriter(summary.results)
     finished = False  # every item done, or interrupted: what was read replaces results.json
     try:
         for index, (kind, item) in enumerate(items):
@@ -178,7 +189,7 @@ def run_infer(
                 _infer_image(item, index, root, estimator, out, draw, writer, summary, bar)
             else:
                 _infer_video(kind, item, root, estimator, out, draw, max_frames, writer,
-                             summary, bar)
+                             summary, bar, tracker)
         finished = True
     except KeyboardInterrupt:
         bar.write("interrupted: closing the outputs", file=sys.stderr)
@@ -213,10 +224,14 @@ def _relative(path: Path, root: Path | None) -> str:
 
 
 def _record(frame: _Frame, estimator: PoseEstimator, writer: _JsonArrayWriter,
-            summary: InferSummary, bar: tqdm) -> Any:
+            summary: InferSummary, bar: tqdm, tracker: PoseTracker | None = None) -> Any:
     people = estimator(frame.image, frame.image_id)
     for phase, seconds in estimator.timing.items():
         summary.seconds[phase] = summary.seconds.get(phase, 0.0) + seconds
+    if tracker is not None:
+        start = time.perf_counter()
+        people = tracker.update(people)
+        summary.seconds["track"] = summary.seconds.get("track", 0.0) + time.perf_counter() - start
     extra: dict[str, Any] = {"file_name": frame.name}
     if frame.frame is not None:
         extra["frame"] = frame.frame
@@ -250,7 +265,8 @@ def _infer_image(path: Path, index: int, root: Path | None, estimator: PoseEstim
 
 def _infer_video(kind: str, item: Path | int, root: Path | None, estimator: PoseEstimator,
                  out: Path, draw: bool, max_frames: int, writer: _JsonArrayWriter,
-                 summary: InferSummary, bar: tqdm) -> None:
+                 summary: InferSummary, bar: tqdm,
+                 tracker: Callable[[float], PoseTracker] | None = None) -> None:
     name = f"camera{item}" if kind == "camera" else _relative(item, root)
     cap = cv2.VideoCapture(item if kind == "camera" else str(item))
     if not cap.isOpened():
@@ -264,11 +280,12 @@ def _infer_video(kind: str, item: Path | int, root: Path | None, estimator: Pose
         bar.refresh()
     video: cv2.VideoWriter | None = None
     target = (out / name).with_suffix(".mp4")
+    video_tracker = tracker(fps) if tracker is not None else None
     read_any = False
     try:
         for frame in _video_frames(cap, name, max_frames):
             read_any = True
-            people = _record(frame, estimator, writer, summary, bar)
+            people = _record(frame, estimator, writer, summary, bar, video_tracker)
             if draw:
                 if video is None:
                     target.parent.mkdir(parents=True, exist_ok=True)
@@ -291,9 +308,25 @@ def infer_cli(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.smooth and not args.track:
+        raise ValueError("--smooth filters tracked people: add --track")
     estimator = PoseEstimator.from_checkpoint(args.checkpoint, device=args.device,
                                               detector=args.detector, threads=args.threads)
     summary = run_infer(args.source, estimator, args.out, draw=not args.no_draw,
-                        max_frames=args.max_frames)
+                        max_frames=args.max_frames, tracker=_tracker_factory(args, estimator))
     print(summary.format())
     return 0
+
+
+def _tracker_factory(args: argparse.Namespace, estimator: PoseEstimator
+                     ) -> Callable[[float], PoseTracker] | None:
+    """``--track`` / ``--smooth`` options → a function of a video's fps that makes its tracker."""
+    if not args.track:
+        return None
+    sigmas = estimator.skeleton.oks_sigmas() if args.track_by == "oks" else None
+
+    def make(fps: float) -> PoseTracker:
+        return PoseTracker(fps, sigmas=sigmas, match=args.track_by, max_missed=args.max_missed,
+                           smooth=args.smooth, min_cutoff=args.min_cutoff, beta=args.beta)
+
+    return make

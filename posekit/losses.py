@@ -201,8 +201,10 @@ class MultiStageLoss(nn.Module):
 
 def masked_l2_loss(outputs: tuple[list[Tensor], list[Tensor]], pafs: Tensor, heatmaps: Tensor,
                    mask: Tensor) -> Tensor:
-    """OpenPose's f = Σ_t f_L^t + Σ_t f_S^t, each Σ_p W(p)·‖pred(p) − target(p)‖² (talk §19),
-    averaged over batch, channels and pixels.
+    """OpenPose's f = Σ_t f_L^t + Σ_t f_S^t, each Σ_p W(p)·‖pred(p) − target(p)‖² (talk §19):
+    the squared norm sums over channels, then the mean over batch and pixels. That is CMU's
+    Caffe EuclideanLoss per stage and branch divided by the constant H·W/2, so the PAF branch
+    (2L channels) weighs against the confidence maps (J channels) as in CMU's training.
 
     Args:
         outputs: (PAF stages, confidence-map stages), each a list of (B, C, H, W) tensors.
@@ -213,9 +215,9 @@ def masked_l2_loss(outputs: tuple[list[Tensor], list[Tensor]], pafs: Tensor, hea
     w = mask[:, None]
     loss = heatmaps.new_zeros(())
     for pred in paf_stages:
-        loss = loss + (w * (pred - pafs) ** 2).mean()
+        loss = loss + (w * (pred - pafs) ** 2).sum(1).mean()  # Σ over channels, mean (B, H, W)
     for pred in hm_stages:
-        loss = loss + (w * (pred - heatmaps) ** 2).mean()
+        loss = loss + (w * (pred - heatmaps) ** 2).sum(1).mean()
     return loss
 
 

@@ -83,11 +83,14 @@ class PoseInstances:
         boxes: (N, 4) person boxes (x1, y1, x2, y2) in image pixels.
         keypoints: (N, K, 3) :class:`Keypoints`.
         scores: (N,) person scores (1.0 for annotations).
+        track_ids: (N,) int64 identities across the frames of a video (set by
+            :class:`posekit.pipelines.tracking.PoseTracker`), or None.
     """
 
     boxes: Tensor
     keypoints: Keypoints
     scores: Tensor
+    track_ids: Tensor | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.keypoints, Keypoints):
@@ -102,6 +105,11 @@ class PoseInstances:
                 f"PoseInstances fields differ in length: boxes {boxes.shape[0]}, "
                 f"keypoints {n}, scores {scores.shape[0]}"
             )
+        if self.track_ids is not None:
+            ids = torch.as_tensor(self.track_ids, dtype=torch.int64).reshape(-1)
+            if ids.shape[0] != n:
+                raise ValueError(f"PoseInstances has {n} people but {ids.shape[0]} track_ids")
+            object.__setattr__(self, "track_ids", ids)
 
     @classmethod
     def empty(cls, num_keypoints: int) -> PoseInstances:
@@ -121,7 +129,8 @@ class PoseInstances:
     def __getitem__(self, index: Any) -> PoseInstances:
         if isinstance(index, int):
             index = slice(index, index + 1) if index != -1 else slice(-1, None)
-        return PoseInstances(self.boxes[index], self.keypoints[index], self.scores[index])
+        ids = None if self.track_ids is None else self.track_ids[index]
+        return PoseInstances(self.boxes[index], self.keypoints[index], self.scores[index], ids)
 
     @property
     def num_keypoints(self) -> int:
@@ -133,27 +142,32 @@ class PoseInstances:
         return self.keypoints.xy
 
     def to(self, *args: Any, **kwargs: Any) -> PoseInstances:
+        boxes = self.boxes.to(*args, **kwargs)
+        ids = None if self.track_ids is None else self.track_ids.to(boxes.device)  # stay int64
         return PoseInstances(
-            self.boxes.to(*args, **kwargs), self.keypoints.to(*args, **kwargs),
-            self.scores.to(*args, **kwargs),
+            boxes, self.keypoints.to(*args, **kwargs), self.scores.to(*args, **kwargs), ids,
         )
 
     @staticmethod
     def cat(items: Sequence[PoseInstances]) -> PoseInstances:
         if not items:
             raise ValueError("PoseInstances.cat needs at least one item")
+        tracked = [p.track_ids is not None for p in items]
+        if any(tracked) and not all(tracked):
+            raise ValueError("PoseInstances.cat: some items have track_ids and some do not")
         return PoseInstances(
             torch.cat([p.boxes for p in items]),
             Keypoints(torch.cat([p.keypoints.data for p in items])),
             torch.cat([p.scores for p in items]),
+            torch.cat([p.track_ids for p in items]) if all(tracked) else None,
         )
 
     def to_coco(self, image_id: int, category_id: int = 1) -> list[dict]:
         """COCO results dicts: ``{image_id, category_id, keypoints: [x, y, s] * K, score, bbox}``
-        with bbox as (x, y, w, h)."""
+        with bbox as (x, y, w, h), and ``track_id`` when the people are tracked."""
         boxes = xyxy_to_xywh(self.boxes).tolist()
         kpts = self.keypoints.data.reshape(len(self), 3 * self.num_keypoints).tolist()
-        return [
+        results = [
             {
                 "image_id": int(image_id),
                 "category_id": int(category_id),
@@ -163,6 +177,10 @@ class PoseInstances:
             }
             for b, k, s in zip(boxes, kpts, self.scores.tolist(), strict=True)
         ]
+        if self.track_ids is not None:
+            for result, track_id in zip(results, self.track_ids.tolist(), strict=True):
+                result["track_id"] = int(track_id)
+        return results
 
     @classmethod
     def from_coco(cls, anns: Sequence[dict], num_keypoints: int) -> PoseInstances:
@@ -180,10 +198,13 @@ class PoseInstances:
             boxes = xywh_to_xyxy(torch.tensor([a["bbox"] for a in anns], dtype=torch.float32))
         else:
             boxes = keypoints_to_boxes(kpts)
-        return cls(boxes, Keypoints(kpts), scores)
+        ids = [a["track_id"] for a in anns] if all("track_id" in a for a in anns) else None
+        return cls(boxes, Keypoints(kpts), scores, ids)
 
     def plot(self, image: np.ndarray, skeleton: Any = None, **kwargs: Any) -> np.ndarray:
         """Draw these people on a copy of ``image`` (H, W, 3 BGR uint8); see :mod:`posekit.draw`."""
+        if self.track_ids is not None:
+            kwargs.setdefault("track_ids", self.track_ids.tolist())
         return draw_people(image, self, skeleton=skeleton, **kwargs)
 
 

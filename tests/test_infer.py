@@ -109,3 +109,35 @@ def test_glob_and_single_image(tmp_path):
         expand_source(str(tmp_path / "missing.png"))
     with pytest.raises(ValueError, match="matches no files"):
         expand_source(str(tmp_path / "*.bmp"))
+
+
+def test_video_track_writes_track_ids_and_smooth_needs_track(ckpt, tmp_path, capsys):
+    video = tmp_path / "clip.mp4"
+    _write_video(video, [person_image(i) for i in range(4)])
+    out = tmp_path / "out"
+    rc = main(["infer", str(video), "--checkpoint", str(ckpt), "--detector", "full-image",
+               "--out", str(out), "--track", "--smooth"])
+    assert rc == 0
+    closing = capsys.readouterr().out.strip().splitlines()[-1]
+    assert closing.startswith("4 images, 4 people") and "track" in closing
+    results = json.loads((out / "results.json").read_text())
+    # One person (the whole image) in every frame: one id, kept throughout.
+    assert [r["track_id"] for r in results] == [0, 0, 0, 0]
+    assert cv2.VideoCapture(str(out / "clip.mp4")).read()[0]
+    # Smoothing: the first frame passes unchanged, later ones differ from the raw estimate.
+    est = PoseEstimator.from_checkpoint(ckpt, detector="full-image")
+    raw = run_infer(str(video), est, tmp_path / "raw", draw=False, progress=False)
+    raw_results = json.loads(raw.results.read_text())
+    assert "track_id" not in raw_results[0]
+    assert np.allclose(results[0]["keypoints"], raw_results[0]["keypoints"], atol=1e-3)
+    assert not np.allclose(results[3]["keypoints"], raw_results[3]["keypoints"], atol=1e-2)
+
+    rc = main(["infer", str(video), "--checkpoint", str(ckpt), "--detector", "full-image",
+               "--out", str(out), "--smooth"])
+    assert rc == 2 and "error: --smooth filters tracked people: add --track" in (
+        capsys.readouterr().err)
+    image = tmp_path / "photo.png"
+    cv2.imwrite(str(image), person_image(0))
+    rc = main(["infer", str(image), "--checkpoint", str(ckpt), "--detector", "full-image",
+               "--out", str(out), "--track"])
+    assert rc == 2 and "--track needs a video or a camera" in capsys.readouterr().err

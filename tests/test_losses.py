@@ -178,6 +178,6 @@ def test_masked_l2_known_answer_sums_stages():
     mask = torch.tensor([[[1.0, 0.0]]])  # (B, H, W): second pixel unannotated
     paf_stage = torch.tensor([[[[2.0, 5.0]], [[1.0, 7.0]]]])  # squared errors (4, ·), (1, ·)
     hm_stage = torch.zeros(1, 1, 1, 2)  # squared errors (1, ·)
-    # each stage: mean over all B·C·H·W elements, masked ones count as zeros
+    # each stage: Σ over channels, mean over the B·H·W pixels, masked ones count as zeros
     loss = masked_l2_loss(([paf_stage, paf_stage], [hm_stage]), pafs, heatmaps, mask)
-    assert loss.item() == pytest.approx(2 * (4 + 1) / 4 + 1 / 2)
+    assert loss.item() == pytest.approx(2 * (4 + 1) / 2 + 1 / 2)

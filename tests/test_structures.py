@@ -57,3 +57,21 @@ def test_cat_and_empty():
 def test_to_coco_of_no_people_is_an_empty_list():
     """An image where nothing was found (bottom-up, one-stage) must give [] , not a crash."""
     assert PoseInstances.empty(17).to_coco(3) == []
+
+
+def test_track_ids_follow_indexing_cat_and_coco():
+    p = PoseInstances(_people().boxes, _people().keypoints, _people().scores, [7, 3, 9])
+    assert p.track_ids.dtype == torch.int64
+    assert p[torch.tensor([False, True, True])].track_ids.tolist() == [3, 9]
+    assert p[-1].track_ids.tolist() == [9]
+    moved = p.to(torch.float16)  # a dtype change leaves the ids exact int64
+    assert moved.track_ids.dtype == torch.int64 and moved.track_ids.tolist() == [7, 3, 9]
+    assert PoseInstances.cat([p, p[0]]).track_ids.tolist() == [7, 3, 9, 7]
+    dicts = p.to_coco(image_id=1)
+    assert [d["track_id"] for d in dicts] == [7, 3, 9]
+    assert PoseInstances.from_coco(dicts, 17).track_ids.tolist() == [7, 3, 9]
+    assert "track_id" not in _people().to_coco(1)[0]  # untracked people: no key
+    with pytest.raises(ValueError, match="3 people but 2 track_ids"):
+        PoseInstances(p.boxes, p.keypoints, p.scores, [1, 2])
+    with pytest.raises(ValueError, match="some items have track_ids"):
+        PoseInstances.cat([p, _people()])

@@ -119,6 +119,26 @@ def test_boxes_and_scores():
     assert _lit(scored[:30, 15:60]).sum() > 20  # a score tag above the box's top-left corner
 
 
+
+def test_track_ids_give_a_tag_and_a_colour_per_id():
+    img = np.zeros((100, 200, 3), dtype=np.uint8)
+    a, b = [20, 40, 80, 95], [120, 40, 180, 95]
+    two = PoseInstances(torch.tensor([a, b], dtype=torch.float32), Keypoints(torch.zeros(2, 17, 3)),
+                        torch.ones(2))
+    plain = draw_people(img, two, thickness=1)
+    tagged = draw_people(img, two, thickness=1, track_ids=[5, 2])
+    assert not _lit(plain[:38]).any() and _lit(tagged[:38, 20:60]).sum() > 20  # "id 5" tag
+    # Without ids a box's colour follows its index; with ids it follows the id.
+    order = torch.tensor([1, 0])
+    assert tuple(draw_people(img, two[order], thickness=1)[70, 20]) != tuple(plain[70, 20])
+    swapped = draw_people(img, two[order], thickness=1, track_ids=[2, 5])
+    assert tuple(swapped[70, 20]) == tuple(tagged[70, 20])
+    assert np.array_equal(two.plot(img, thickness=1, track_ids=[5, 2]), tagged)
+    tracked = PoseInstances(two.boxes, two.keypoints, two.scores, [5, 2])
+    assert np.array_equal(tracked.plot(img, thickness=1), tagged)
+    with pytest.raises(ValueError, match="1 track_ids for 2 people"):
+        draw_people(img, two, track_ids=[1])
+
 def test_left_right_limbs_differ_in_colour():
     lc = limb_colors(COCO17)
     left, right = lc[COCO17.limbs.index((15, 13))], lc[COCO17.limbs.index((16, 14))]

@@ -39,8 +39,8 @@ class OneStageDataset(Dataset):
     xyxy, "areas": (P,)} in input pixels; crowd people and people without keypoints dropped.
 
     Training adds, in MMPose's order for RTMO: a 2×2 mosaic with probability ``mosaic_prob``
-    (YOLOX's: four images fitted into the quadrants around a random centre of a 2W×2H canvas,
-    which the letterbox then halves), flip, then a random scale / rotation / shift."""
+    (YOLOX's: four images fitted into the quadrants around a random centre of a 2W×2H canvas), a
+    random scale / rotation / shift (of a W×H window of the mosaic, as MMPose's RTMO), then flip."""
 
     def __init__(self, coco: CocoPoseDataset, input_size: tuple[int, int], skeleton: Skeleton, *,
                  train: bool, flip_prob: float = 0.5, scale_range: tuple[float, float] = (0.75,
@@ -111,16 +111,21 @@ class OneStageDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         w, h = self.input_size
         rng = np.random.default_rng((self.seed, self.epoch, index))
-        if self.train and self.mosaic_prob > 0 and rng.random() < self.mosaic_prob:
+        mosaic = self.train and self.mosaic_prob > 0 and rng.random() < self.mosaic_prob
+        if mosaic:
             image, kpts, boxes, areas = self._mosaic(index, rng)
         else:
             image, kpts, boxes, areas = self._load(index)
         ih, iw = image.shape[:2]
-        if self.train and rng.random() < self.flip_prob:
+        flip = self.train and rng.random() < self.flip_prob
+        if flip and not mosaic:
             image = image[:, ::-1].copy()
             kpts = flip_keypoints(kpts, iw, self.skeleton.flip_indices)
             boxes = np.stack([iw - boxes[:, 2], boxes[:, 1], iw - boxes[:, 0], boxes[:, 3]], 1)
-        m = self.affine.matrix((iw, ih), rng if self.train else None)
+        # MMPose's RTMO warps the 2W×2H mosaic at scale 1 about canvas point (W/2, H/2) (its
+        # perspective BottomupRandomAffine centres on the input size), so the input shows a
+        # W×H window of the canvas, not the whole canvas halved; it flips after that warp.
+        m = self.affine.matrix((w, h) if mosaic else (iw, ih), rng if self.train else None)
         img = warp_image(image, m, (w, h), border_value=LETTERBOX_PAD)
         det = abs(np.linalg.det(m[:, :2]))
         out_k = kpts.copy()
@@ -138,6 +143,10 @@ class OneStageDataset(Dataset):
             ok = ((out_k[..., 2] > 0).any(1) & (boxes[:, 2] - boxes[:, 0] > 1)
                   & (boxes[:, 3] - boxes[:, 1] > 1))
             out_k, boxes, areas = out_k[ok], boxes[ok], areas[ok]
+        if flip and mosaic:
+            img = img[:, ::-1].copy()
+            out_k = flip_keypoints(out_k, w, self.skeleton.flip_indices)
+            boxes = np.stack([w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]], 1)
         return {"image": torch.from_numpy(img).permute(2, 0, 1).float(),
                 "keypoints": torch.from_numpy(out_k).float(),
                 "boxes": torch.from_numpy(boxes).float(),
@@ -170,7 +179,9 @@ class OneStageTask(Task):
         self.criterion = RTMOCriterion(
             torch.tensor(self.skeleton.sigmas, dtype=torch.float32),
             loss_weights=o.loss_weights, stage2_loss_weights=o.stage2_loss_weights,
-            stage2_epoch=o.stage2_epoch, overlaps_power=o.overlaps_power)
+            stage2_epoch=o.stage2_epoch, overlaps_power=o.overlaps_power,
+            stage2_overlaps_power=o.stage2_overlaps_power,
+            keypoints_for_center=o.keypoints_for_center)
 
     def collate_fn(self, items: list[dict]) -> dict:
         """Images stacked, people kept per image (`collate_onestage`)."""

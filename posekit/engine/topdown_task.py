@@ -61,7 +61,7 @@ class TopDownTask(Task):
                          udp=c.udp, unbiased_encoding=c.unbiased_encoding)
             for s in c.level_sigmas
         ]
-        self.level_loss = KeypointMSELoss(use_target_weight=True)
+        self.level_loss = KeypointMSELoss(use_target_weight=False)
 
     def build_model(self) -> nn.Module:
         model = build_model(
@@ -102,12 +102,15 @@ class TopDownTask(Task):
                 f"codec.level_sigmas has {len(self.level_codecs)} entries but the model returns "
                 f"{len(outputs)} outputs (need one more than level_sigmas: the last uses sigma)"
             )
-        visible = (keypoints[..., 2] >= 2).to(keypoints.dtype)  # CPN: global loss on v = 2 only
+        # CPN's GlobalNet loss as the authors' tf-cpn: targets zeroed unless v = 2 and in the crop
+        # (every map trained, so occluded points are pushed to an empty map), Σ_levels / (2·levels)
+        visible = (keypoints[..., 2] >= 2).to(keypoints.dtype)  # (B, 1, K)
         level = outputs[0].new_zeros(())
         for codec, out in zip(self.level_codecs, outputs[:-1], strict=True):
             t = codec.encode(keypoints)
-            w = (t.weights * visible[:, 0]).to(device)
-            level = level + self.level_loss(out, t.heatmaps.to(device), w)
+            keep = (t.weights * visible[:, 0])[:, :, None, None]  # (B, K, 1, 1)
+            level = level + self.level_loss(out, (t.heatmaps * keep).to(device))
+        level = level / (2 * len(self.level_codecs))
         final = self.loss_fn(outputs[-1], targets.heatmaps.to(device), targets.weights.to(device))
         return {"loss": level + final, "loss_levels": level.detach(),
                 "loss_final": final.detach()}

@@ -52,9 +52,10 @@ class SimOTAAssigner:
     """SimOTA with OKS. ``assign(...)`` returns (gt index per anchor, −1 = negative; (N,) long)."""
 
     def __init__(self, sigmas: Tensor, *, center_radius: float = 2.5, candidate_topk: int = 10,
-                 cls_weight: float = 1.0, iou_weight: float = 3.0, oks_weight: float = 3.0
-                 ) -> None:
+                 cls_weight: float = 1.0, iou_weight: float = 3.0, oks_weight: float = 3.0,
+                 keypoints_for_center: bool = True) -> None:
         self.sigmas = torch.as_tensor(sigmas, dtype=torch.float32)
+        self.keypoints_for_center = keypoints_for_center  # False: box centres (RTMO-m/l)
         self.center_radius = center_radius
         self.candidate_topk = candidate_topk
         self.cls_weight = cls_weight
@@ -76,7 +77,9 @@ class SimOTAAssigner:
         labelled = (gt_keypoints[..., 2] > 0).float()  # (G, K)
         count = labelled.sum(1, keepdim=True)  # (G, 1)
         kpt_centre = (gt_keypoints[..., :2] * labelled[..., None]).sum(1) / count.clamp(min=1)
-        centre = torch.where(count > 0, kpt_centre, (gt_boxes[:, :2] + gt_boxes[:, 2:]) / 2)
+        box_centre = (gt_boxes[:, :2] + gt_boxes[:, 2:]) / 2
+        use_kpts = (count > 0) & self.keypoints_for_center
+        centre = torch.where(use_kpts, kpt_centre, box_centre)
         radius = self.center_radius * stride  # (N, 1)
         in_centre = ((xy[:, None] - centre[None]).abs() < radius[:, :, None]).all(-1)  # (N, G)
         candidate = (in_box | in_centre).any(1)  # (N,)
@@ -122,11 +125,16 @@ class RTMOCriterion:
         stage2_loss_weights: weights that replace those from ``stage2_epoch`` on.
         stage2_epoch: first epoch of the second (proxy_target_cc) phase; negative = never.
         overlaps_power: a positive's classification target is OKS ** power.
+        stage2_overlaps_power: the power from ``stage2_epoch`` on; negative = ``overlaps_power``
+            (MMPose's RTMO-m/l switch to 1.0).
+        keypoints_for_center: SimOTA's centre prior at the labelled keypoints' mean (RTMO-s)
+            or at the box centre (RTMO-m/l).
     """
 
     def __init__(self, sigmas: Tensor, *, loss_weights: Mapping[str, float],
                  stage2_loss_weights: Mapping[str, float] | None = None, stage2_epoch: int = -1,
-                 overlaps_power: float = 0.5) -> None:
+                 overlaps_power: float = 0.5, stage2_overlaps_power: float = -1.0,
+                 keypoints_for_center: bool = True) -> None:
         stage2_loss_weights = dict(stage2_loss_weights or {})
         for name, weights in (("loss_weights", loss_weights),
                               ("stage2_loss_weights", stage2_loss_weights)):
@@ -138,17 +146,19 @@ class RTMOCriterion:
         if missing:
             raise ValueError(f"loss_weights: missing {sorted(missing)}")
         self.sigmas = torch.as_tensor(sigmas, dtype=torch.float32)
-        self.assigner = SimOTAAssigner(self.sigmas)
+        self.assigner = SimOTAAssigner(self.sigmas, keypoints_for_center=keypoints_for_center)
         self.stage1_weights = dict(loss_weights)
         self.stage2_weights = {**loss_weights, **stage2_loss_weights}
         self.stage2_epoch = stage2_epoch
-        self.overlaps_power = overlaps_power
+        self.stage1_power = overlaps_power
+        self.stage2_power = overlaps_power if stage2_overlaps_power < 0 else stage2_overlaps_power
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the loss phase: the second (proxy_target_cc) from ``stage2_epoch``."""
         self.stage2 = 0 <= self.stage2_epoch <= epoch
         self.loss_weights = self.stage2_weights if self.stage2 else self.stage1_weights
+        self.overlaps_power = self.stage2_power if self.stage2 else self.stage1_power
 
     def __call__(self, model: RTMO, out: RTMOOutput, keypoints: Sequence[Tensor],
                  boxes: Sequence[Tensor], areas: Sequence[Tensor]) -> dict[str, Tensor]:

@@ -155,17 +155,18 @@ def test_mosaic_keeps_every_visible_keypoint_on_its_own_image(tmp_path):
             people_per_item.append(len(item["keypoints"]))
             for person, box, area in zip(item["keypoints"].numpy(), item["boxes"].numpy(),
                                          item["areas"].numpy(), strict=True):
-                # a 128×96 image fits 64×64 at scale ½, the 128×128 mosaic is halved: area / 16
-                source = round(area / 62.5) - 1
+                # a 128×96 image fits 64×64 at scale ½; the input is a 64×64 window of the
+                # 128×128 mosaic at scale 1 (MMPose's RTMO): area / 4
+                source = round(area / 250) - 1
                 vis = person[:, 2] > 0
                 x, y = person[vis, 0], person[vis, 1]
                 colours = image[np.floor(y).astype(int), np.floor(x).astype(int)]
                 # every visible keypoint sits on its own image's colour (not the padding's, not
                 # another image's)
                 assert np.abs(colours - np.array(COLOURS[source])).max() < 2
-                # the 80×60 box scaled by ¼ (20×15), or less where the mosaic clipped it, and
-                # holding the keypoints
-                assert box[2] - box[0] <= 20 + 1e-3 and box[3] - box[1] <= 15 + 1e-3
+                # the 80×60 box scaled by ½ (40×30), or less where the mosaic or the window
+                # clipped it, and holding the keypoints
+                assert box[2] - box[0] <= 40 + 1e-3 and box[3] - box[1] <= 30 + 1e-3
                 assert (x >= box[0] - 1e-3).all() and (x <= box[2] + 1e-3).all()
                 assert (y >= box[1] - 1e-3).all() and (y <= box[3] + 1e-3).all()
     assert max(people_per_item) >= 3  # several images per mosaic

@@ -101,12 +101,14 @@ def test_global_loss_uses_visible_keypoints_only_and_levels_their_sigma():
         m[:, 3] += 1.0
     losses = task.loss(Fixed(maps), {"image": torch.zeros(1, 3, 128, 96), "keypoints": kpts},
                        torch.device("cpu"))
-    assert losses["loss_levels"].item() == 0.0  # keypoint 3 (v = 1) is masked out of GlobalNet
-    assert losses["loss_final"].item() > 0  # but RefineNet's OHKM sees it
+    # keypoint 3 (v = 1): GlobalNet's target is an empty map (tf-cpn), Σ_levels mean / (2·4)
+    expected = sum(((t[:, 3] + 1.0) ** 2).sum().item() / t.numel() for t in targets[:-1]) / 8
+    assert losses["loss_levels"].item() == pytest.approx(expected, rel=1e-5)
+    assert losses["loss_final"].item() > 0  # RefineNet's OHKM sees it too
     kpts[0, 3, 2] = 2.0
     losses = task.loss(Fixed(maps), {"image": torch.zeros(1, 3, 128, 96), "keypoints": kpts},
                        torch.device("cpu"))
-    assert losses["loss_levels"].item() == pytest.approx(4 / 17)  # 4 levels × mean of 1/17
+    assert losses["loss_levels"].item() == pytest.approx(4 / 17 / 8)  # 4 levels × 1/17, / 8
 
 
 def test_level_count_mismatch_is_reported():

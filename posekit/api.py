@@ -1,8 +1,12 @@
 """``PoseEstimator``: people from images in three lines, whatever the paradigm or the runtime.
 
     from posekit import PoseEstimator
-    est = PoseEstimator.from_checkpoint("runs/demo/best.pt", detector="full-image")
+    est = PoseEstimator("rtmo-s")        # a model name (`posekit models`), a .pt or an .onnx
     people = est("photo.jpg")            # PoseInstances: .keypoints.xy, .scores, .boxes, .plot()
+
+A name is resolved by :mod:`posekit.hub` (downloaded, checked and converted once, then cached);
+a top-down model resolved by name takes RTMO-s's people as its boxes unless ``detector=`` says
+otherwise.
 
 The checkpoint's task (``model.task``: top-down, bottom-up, one-stage) supplies the pipeline;
 an exported ``.onnx`` file runs the same pipeline on onnxruntime from its stored config.
@@ -14,7 +18,8 @@ Top-down tasks (``task.needs_detector``) need person boxes; ``detector=`` accept
 - a callable ``image -> boxes`` (a list of :class:`PersonBox`, or an (N, 4|5) array of x1, y1,
   x2, y2[, score] in image pixels);
 - a checkpoint or ``.onnx`` path of a model that finds people without boxes (a one-stage or
-  bottom-up model), or such a :class:`PoseEstimator` itself: its people's boxes become the crops
+  bottom-up model), the name of such a model in the table (``"rtmo-s"``), or such a
+  :class:`PoseEstimator` itself: its people's boxes become the crops
   (`posekit.pipelines.detectors.PeopleDetector`).
 """
 
@@ -34,6 +39,7 @@ from posekit.engine.loading import load_trained
 from posekit.engine.task import Pipeline, Task
 from posekit.engine.tasks import build_task
 from posekit.export.onnx import OnnxRunner, config_from_onnx
+from posekit.hub import DEFAULT_DETECTOR, find_model, is_model_name, resolve
 from posekit.pipelines.detectors import DetectionFile, Detector, PeopleDetector, PersonBox
 from posekit.skeletons import Skeleton
 from posekit.structures import PoseInstances
@@ -63,6 +69,16 @@ def image_id_for(path: str | Path, index: int = 0) -> int:
     else ``index + 1`` (its position among the inputs)."""
     stem = Path(path).stem
     return int(stem) if stem.isdigit() else index + 1
+
+
+def _names_a_model(text: str | Path) -> bool:
+    """A table name rather than a file: a known name, or no such file and no file suffix (an
+    unknown name then gets :func:`posekit.hub.find_model`'s error with close names)."""
+    path = Path(text)
+    if is_model_name(str(text)):
+        return True
+    return isinstance(text, str) and not path.exists() and path.suffix.lower() not in (
+        CHECKPOINT_SUFFIXES + ONNX_SUFFIXES + (".json",))
 
 
 class FullImage:
@@ -101,6 +117,11 @@ def build_detector(spec: Any, *, device: str = "cpu", score_thresh: float = 0.0)
         return FullImage()
     if isinstance(spec, PoseEstimator):
         return PeopleDetector(spec, score_thresh)
+    if is_model_name(spec):
+        if find_model(spec).paradigm == "top-down":
+            raise ValueError(f"detector {spec!r} is a top-down model: a detector must find "
+                             "people without boxes (one-stage or bottom-up, e.g. 'rtmo-s')")
+        return PeopleDetector(PoseEstimator.from_pretrained(spec, device=device), score_thresh)
     if isinstance(spec, str | Path):
         path = Path(spec)
         if path.suffix.lower() == ".json":
@@ -114,8 +135,8 @@ def build_detector(spec: Any, *, device: str = "cpu", score_thresh: float = 0.0)
                     "detector checkpoint must find people without boxes (one-stage, bottom-up)"
                 ) from None
             return PeopleDetector(inner, score_thresh)
-        raise ValueError(f"detector {str(spec)!r} is not 'full-image', a detections .json or a "
-                         "checkpoint (.pt/.pth/.onnx)")
+        raise ValueError(f"detector {str(spec)!r} is not 'full-image', a detections .json, a "
+                         "checkpoint (.pt/.pth/.onnx) or a model name (`posekit models`)")
     if callable(spec):
         return CallableDetector(spec)
     raise TypeError(f"detector must be 'full-image', a path or a callable, got "
@@ -133,18 +154,47 @@ class _NeedsBoxesError(ValueError):
 class PoseEstimator:
     """People in BGR images from one trained model; the model's task supplies the pipeline.
 
-    Build it with :meth:`from_checkpoint`. ``est(x)`` takes an (H, W, 3) BGR uint8 array, an
-    image path, or a list of either (then returns a list). ``est.timing`` holds the last call's
-    seconds per pipeline phase.
+    ``PoseEstimator(model)`` takes a table name (``"rtmo-s"``, :meth:`from_pretrained`), a
+    posekit checkpoint or an ``.onnx`` file (:meth:`from_checkpoint`), with those methods'
+    keyword arguments; a ready pipeline and its config build it directly. ``est(x)`` takes an
+    (H, W, 3) BGR uint8 array, an image path, or a list of either (then returns a list).
+    ``est.timing`` holds the last call's seconds per pipeline phase.
     """
 
-    def __init__(self, pipeline: Pipeline, cfg: ExperimentConfig, *,
-                 skeleton: Skeleton, runtime: str, source: str) -> None:
-        self.pipeline = pipeline
+    def __init__(self, model: Pipeline | str | Path, cfg: ExperimentConfig | None = None, *,
+                 skeleton: Skeleton | None = None, runtime: str = "torch", source: str = "",
+                 **load: Any) -> None:
+        if isinstance(model, str | Path):
+            loaded = (PoseEstimator.from_pretrained(str(model), **load) if _names_a_model(model)
+                      else PoseEstimator.from_checkpoint(model, **load))
+            model, cfg, skeleton = loaded.pipeline, loaded.cfg, loaded.skeleton
+            runtime, source = loaded.runtime, loaded.source
+        elif load:
+            raise TypeError(f"unexpected arguments for a ready pipeline: {', '.join(load)}")
+        self.pipeline = model
         self.cfg = cfg
         self.skeleton = skeleton
         self.runtime = runtime  # "torch" | "onnxruntime"
         self.source = source
+
+    @classmethod
+    def from_pretrained(
+        cls, name: str, device: str = "cpu", detector: Any = None, *,
+        flip_test: bool | None = None, threads: int = 0,
+    ) -> PoseEstimator:
+        """A model of the table by name (``posekit models``): fetched, checked and converted on
+        first use, then loaded from the cache (:func:`posekit.hub.resolve`).
+
+        A top-down model takes the people of ``"rtmo-s"`` as its boxes unless ``detector`` is
+        given (any value :func:`build_detector` accepts).
+        """
+        entry = find_model(name)
+        if detector is None and entry.paradigm == "top-down":
+            detector = DEFAULT_DETECTOR
+        est = cls.from_checkpoint(resolve(entry), device, detector, flip_test=flip_test,
+                                  threads=threads)
+        est.source = name
+        return est
 
     @classmethod
     def from_checkpoint(

@@ -54,6 +54,7 @@ class BenchRow:
     people: int
     ms: dict[str, float]  # mean ms/image per phase
     total_ms: float  # mean wall ms/image of the whole call
+    calls: int = 0  # calls averaged (0: not recorded)
 
     @property
     def ms_per_person(self) -> float:
@@ -105,9 +106,14 @@ def bench_model(
     spec: str, *, people: Sequence[int] = PEOPLE, runtimes: Sequence[str] = ("torch",
                                                                              "onnxruntime"),
     repeats: int = 3, size: int = 512, seed: int = 0, threads: int = 0,
-    workdir: str | Path | None = None,
+    workdir: str | Path | None = None, budget_s: float = 0.0,
 ) -> list[BenchRow]:
-    """Rows for one model: each runtime × each people count (one warm-up call, then ``repeats``)."""
+    """Rows for one model: each runtime × each people count (one warm-up call, then ``repeats``).
+
+    With ``budget_s`` > 0, a cell makes only the repeats that fit in ``budget_s`` seconds at the
+    warm-up's speed, and a warm-up slower than that is itself the measurement (the first call at
+    a new crop count pays only for new batch shapes, small beside a call of seconds).
+    """
     task, model, label = _load(spec)
     images = {n: people_image(n, size, seed) for n in people}
     box_table = {n: boxes for n, (_, boxes) in images.items()}
@@ -130,19 +136,26 @@ def bench_model(
             for n in people:
                 image = images[n][0]
                 with torch.inference_mode():
+                    start = time.perf_counter()
                     pipe(image, n)  # warm-up
+                    warm = time.perf_counter() - start
                     sums = dict.fromkeys(PHASES, 0.0)
                     wall = 0.0
-                    for _ in range(repeats):
+                    calls = repeats if budget_s <= 0 else min(repeats, int(budget_s // warm))
+                    if calls == 0:  # over budget: the warm-up call is the measurement
+                        sums.update(pipe.timing)
+                        wall = warm
+                    for _ in range(calls):
                         start = time.perf_counter()
                         pipe(image, n)
                         wall += time.perf_counter() - start
                         for k, v in pipe.timing.items():
                             sums[k] = sums.get(k, 0.0) + v
+                count = max(calls, 1)
                 rows.append(BenchRow(
                     label, runtime, n,
-                    {k: 1000 * v / repeats for k, v in sums.items() if k in pipe.timing},
-                    1000 * wall / repeats,
+                    {k: 1000 * v / count for k, v in sums.items() if k in pipe.timing},
+                    1000 * wall / count, count,
                 ))
     return rows
 
@@ -159,28 +172,32 @@ def format_table(rows: Sequence[BenchRow]) -> str:
     return "\n".join(lines)
 
 
-def plot_rows(rows: Sequence[BenchRow], path: str | Path) -> Path:
-    """Latency (ms/image) vs people, one line per model × runtime, log-log."""
+def plot_rows(rows: Sequence[BenchRow], path: str | Path,
+              title: str = "posekit bench: latency vs number of people (CPU)") -> Path:
+    """Latency (ms/image) vs people, one line per model × runtime (a colour per model, solid
+    for torch, dashed for onnxruntime), log-log."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    fig, ax = plt.subplots(figsize=(9.5, 4.5), dpi=120)
     series: dict[tuple[str, str], list[BenchRow]] = {}
     for r in rows:
         series.setdefault((r.model, r.runtime), []).append(r)
+    models = list(dict.fromkeys(r.model for r in rows))
     for (model, runtime), items in series.items():
         items = sorted(items, key=lambda r: r.people)
         ax.plot([r.people for r in items], [r.total_ms for r in items], marker="o",
+                color=f"C{models.index(model) % 10}",
                 linestyle="-" if runtime == "torch" else "--", label=f"{model} · {runtime}")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("people in the image")
     ax.set_ylabel("ms / image (end to end)")
-    ax.set_title("posekit bench: latency vs number of people (CPU)")
+    ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the curves
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,7 +230,7 @@ def bench_cli(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     rows = run_bench(args.models or list(DEFAULT_MODELS), args.out, people=people,
                      runtimes=runtimes, repeats=args.repeats, size=args.size, seed=args.seed,
-                     threads=args.threads)
+                     threads=args.threads, budget_s=args.budget)
     print(format_table(rows))
     print(f"wrote {Path(args.out) / 'bench.md'}, bench.json and bench.png "
           f"(threads: {torch.get_num_threads()} torch, {args.threads or 'default'} onnxruntime)")

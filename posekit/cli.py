@@ -1,5 +1,5 @@
 """``posekit`` command line: synth | show | eval | info | train | pretrain | demo | infer | export |
-convert | bench | configs | check-data.
+convert | models | bench | configs | check-data.
 
 Every command is a thin handler over library functions. Errors become one ``error: …`` line on
 stderr and exit status 2 (a traceback only with ``--debug``).
@@ -47,12 +47,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         if args.json:
             report.write_json(args.json)
         return 0
-    if args.checkpoint is not None:
+    if args.checkpoint is not None or args.model is not None:
         from posekit.engine.evaluate import evaluate_checkpoint_cli
 
+        _resolve_model_args(args)
         return evaluate_checkpoint_cli(args)
     raise ValueError(
-        "give either --gt GT.json --pred RESULTS.json, or --checkpoint CKPT --data DIR"
+        "give either --gt GT.json --pred RESULTS.json, or --checkpoint CKPT (or --model NAME) "
+        "--data DIR"
     )
 
 
@@ -94,7 +96,28 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from posekit.export.onnx import export_cli
 
+    _resolve_model_args(args)
     return export_cli(args)
+
+
+def _resolve_model_args(args: argparse.Namespace) -> None:
+    """``--model NAME`` → its cached checkpoint in ``args.checkpoint`` (fetched and converted on
+    first use); a ``--detector`` that names a table model → its checkpoint."""
+    from posekit.hub import checkpoint_or_model, is_model_name, resolve
+
+    given = checkpoint_or_model(args.checkpoint, args.model)
+    args.checkpoint = str(resolve(given)) if args.model is not None else given
+    if getattr(args, "detector", None) and is_model_name(args.detector):
+        args.detector = str(resolve(args.detector))
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    import json
+
+    from posekit.hub import format_table, table_records
+
+    print(json.dumps(table_records(), indent=1) if args.json else format_table())
+    return 0
 
 
 def _cmd_infer(args: argparse.Namespace) -> int:
@@ -187,14 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skeleton", default=None, help="skeleton name (default: from the json)")
     p.add_argument("--config", default=None, help="model config (with --checkpoint)")
     p.add_argument("--checkpoint", default=None, help="trained checkpoint")
+    p.add_argument("--model", default=None, help="a pretrained model by name (posekit models)")
     p.add_argument("--data", default=None, help="dataset directory (with --checkpoint)")
     p.add_argument("--split", default="val")
     p.add_argument("--images", default=None, help="image folder when --data is a json")
     p.add_argument("--pred-out", default=None, help="write the model's COCO results here")
     p.add_argument("--detections", default=None, help="COCO detection results (default: GT boxes)")
     p.add_argument("--detector", default=None,
-                   help="checkpoint of a model that finds people without boxes (one-stage, "
-                   "bottom-up) whose people's boxes replace the GT boxes")
+                   help="checkpoint or model name of a model that finds people without boxes "
+                   "(one-stage, bottom-up) whose people's boxes replace the GT boxes")
     p.add_argument("--device", default="cpu")
     p.add_argument("--flip-test", action="store_true")
 
@@ -231,10 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("infer", _cmd_infer, "poses in images, folders, globs, videos or a camera")
     p.add_argument("source", help="image, folder (recursive), glob, video file or camera index")
-    p.add_argument("--checkpoint", required=True, help="posekit checkpoint (.pt) or .onnx")
+    p.add_argument("--checkpoint", default=None, help="posekit checkpoint (.pt) or .onnx")
+    p.add_argument("--model", default=None,
+                   help="a pretrained model by name instead (posekit models), e.g. rtmo-s")
     p.add_argument("--detector", default=None,
-                   help="top-down person boxes: full-image | DETECTIONS.json | CKPT of a "
-                   "one-stage or bottom-up model")
+                   help="top-down person boxes: full-image | DETECTIONS.json | CKPT or NAME of "
+                   "a one-stage or bottom-up model (default with --model: rtmo-s)")
     p.add_argument("--out", default="runs/infer", help="output directory")
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-draw", action="store_true", help="write only the results json")
@@ -259,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch / onnxruntime threads (0 = default; 1 is best on a busy CPU)")
 
     p = add("export", _cmd_export, "export a checkpoint to ONNX (runs on onnxruntime)")
-    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--checkpoint", default=None, help="posekit checkpoint (.pt)")
+    p.add_argument("--model", default=None, help="a pretrained model by name (posekit models)")
     p.add_argument("--out", required=True, help="model.onnx")
     p.add_argument("--opset", type=int, default=18)
     p.add_argument("--batch", default="dynamic", help="dynamic | N (a fixed batch size)")
@@ -273,11 +300,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="posekit checkpoint to write (.pt)")
     p.add_argument("--force", action="store_true", help="replace an existing --out file")
 
+    p = add("models", _cmd_models, "the pretrained models usable by name (--model NAME), "
+            "with their COCO AP, size and cache state")
+    p.add_argument("--json", action="store_true", help="every field of every entry as json")
+
     p = add("bench", _cmd_bench, "latency vs number of people on SynthPose, eager and ORT")
     p.add_argument("models", nargs="*", help="checkpoints or configs (default: SimpleBaseline "
                    "tiny and Res-50 configs)")
     p.add_argument("--people", default="1,2,4,8,16,32", help="comma-separated people counts")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per image")
+    p.add_argument("--budget", type=float, default=0.0, help="seconds per model × runtime × "
+                   "people cell: fewer repeats for slow calls (0 = always --repeats)")
     p.add_argument("--size", type=int, default=512, help="image side in pixels")
     p.add_argument("--runtimes", default="torch,onnxruntime")
     p.add_argument("--threads", type=int, default=0, help="torch/ORT threads (0 = default)")

@@ -167,6 +167,7 @@ class TestConfig:
     kpt_score_thresh: float = 0.2  # keypoints counted in the person rescoring
     nms_thresh: float = 0.9  # OKS NMS threshold (MMPose's top-down default)
     det_score_thresh: float = 0.0  # detections below this are dropped
+    scales: tuple[float, ...] = (1.0,)  # bottom-up: input height multipliers; maps averaged
 
 
 @dataclass

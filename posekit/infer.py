@@ -1,5 +1,8 @@
 """``posekit infer SOURCE --checkpoint CKPT``: poses in images, folders, globs, videos, a camera.
 
+``--model NAME`` instead of ``--checkpoint`` takes a pretrained model by name (``posekit models``;
+a top-down one crops the people RTMO-s finds unless ``--detector`` says otherwise).
+
 SOURCE is an image file, a folder (searched recursively, files in sorted order), a glob pattern
 (``"photos/**/*.jpg"``), a video file or a camera index (``0``). Per run, ``--out DIR`` gets
 
@@ -40,6 +43,7 @@ from tqdm import tqdm
 
 from posekit.api import PoseEstimator, image_id_for
 from posekit.errors import DataWarning
+from posekit.hub import checkpoint_or_model
 from posekit.pipelines.detectors import DetectionFile
 from posekit.pipelines.tracking import PoseTracker
 
@@ -310,8 +314,10 @@ def infer_cli(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.smooth and not args.track:
         raise ValueError("--smooth filters tracked people: add --track")
-    estimator = PoseEstimator.from_checkpoint(args.checkpoint, device=args.device,
-                                              detector=args.detector, threads=args.threads)
+    checkpoint_or_model(args.checkpoint, args.model)  # exactly one of the two
+    load = PoseEstimator.from_pretrained if args.model else PoseEstimator.from_checkpoint
+    estimator = load(args.model or args.checkpoint, device=args.device, detector=args.detector,
+                     threads=args.threads)
     summary = run_infer(args.source, estimator, args.out, draw=not args.no_draw,
                         max_frames=args.max_frames, tracker=_tracker_factory(args, estimator))
     print(summary.format())

@@ -94,3 +94,13 @@ def test_bench_one_stage_and_bottom_up_rows(config, phases):
     for r in rows:
         assert set(r.ms) == phases
         assert r.ms["network"] > 0 and r.total_ms >= sum(r.ms.values()) * 0.99
+
+
+def test_bench_budget_caps_repeats():
+    """A cell makes the repeats that fit in the budget; a warm-up slower than the budget is the
+    measurement itself (one call), with its phases."""
+    kw = dict(people=(1,), runtimes=("torch",), repeats=3, size=128, threads=1)
+    full = bench_model("simplebaseline_tiny_synthpose_128x96", **kw)
+    over = bench_model("simplebaseline_tiny_synthpose_128x96", budget_s=1e-9, **kw)
+    assert full[0].calls == 3 and over[0].calls == 1
+    assert over[0].ms["network"] > 0 and over[0].total_ms >= sum(over[0].ms.values()) * 0.99

@@ -142,6 +142,10 @@ class BottomUpTask(Task):
         returns (PAF stages, heatmap stages))."""
         return LastStage(model, order=(1, 0)).eval()
 
+    def input_multiple(self) -> int:
+        """Any image's aspect ratio and scale: inputs padded to the stride (BottomUp)."""
+        return self.stride
+
     def example_input(self, batch: int = 1) -> Tensor:
         w, h = self.cfg.codec.input_size
         return torch.zeros(batch, 3, h, w)
@@ -150,12 +154,13 @@ class BottomUpTask(Task):
                  flip_test: bool | None = None, detector: Detector | None = None) -> BottomUp:
         """``network``: x → (heatmaps, pafs), the :meth:`inference_model` of an OpenPose model or
         an onnxruntime runner of its export; ``detector`` is not used."""
-        cmu = "cmu" in self.cfg.model.name
+        cmu = "cmu" in self.cfg.model.name  # CMU's weights: pytorch-openpose's preset, no caps
         return BottomUp(
             network, OPENPOSE18, input_height=self.cfg.codec.input_size[1], stride=self.stride,
+            scales=self.cfg.test.scales,
             flip_test=self.cfg.test.flip_test if flip_test is None else flip_test,
             preprocess="cmu" if cmu else "imagenet", device=device,
-            grouping=GroupingConfig(max_peaks=self.MAX_PEAKS),
+            grouping=GroupingConfig.cmu() if cmu else GroupingConfig(max_peaks=self.MAX_PEAKS),
         )
 
     def predict(self, model, coco: CocoPoseDataset, device: torch.device | str = "cpu", *,

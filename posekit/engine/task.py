@@ -60,6 +60,11 @@ class Task(ABC):
     skeleton: Skeleton
     _val: CocoPoseDataset | None = None
 
+    def input_multiple(self) -> int:
+        """0: the network takes :meth:`example_input`'s height and width only; n > 0: any height
+        and width that are multiples of n (a fully convolutional network, exported so)."""
+        return 0
+
     @abstractmethod
     def build_model(self) -> nn.Module:
         """A fresh model of ``cfg.model`` (random weights, or ``model.init_checkpoint``'s)."""

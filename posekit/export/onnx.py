@@ -5,7 +5,9 @@ posekit dependency). It is PyTorch's default and maintained path; the TorchScrip
 (``dynamo=False``) is deprecated and warns on every call in torch 2.13. Both give identical
 graphs for the models here (checked: max |Δ| ~1e-13 on SimpleBaseline-tiny); the dynamo export
 takes a few seconds longer, which only matters once per model. A dynamic batch axis is declared
-with ``torch.export.Dim`` (traced at batch 2: a batch of 1 would be specialised away).
+with ``torch.export.Dim`` (traced at batch 2: a batch of 1 would be specialised away); a task whose
+network is fully convolutional (:meth:`Task.input_multiple`, bottom-up) also gets free height and
+width, multiples of its stride, as its pipeline feeds every image's own size.
 
 Weights that would push the file past protobuf's 2 GB limit (ViTPose-H) are written as ONNX
 external data to ``<out>.data`` beside it; smaller models are one self-contained file. A failed
@@ -115,8 +117,14 @@ def export_onnx(
     n_out = len(sample) if isinstance(sample, tuple | list) else 1
     output_names = ["output"] if n_out == 1 else [f"output{i}" for i in range(n_out)]
     kwargs: dict[str, Any] = {}
+    dims: dict[int, Any] = {}
     if batch == "dynamic":
-        kwargs["dynamic_shapes"] = ({0: torch.export.Dim("batch", min=1, max=4096)},)
+        dims[0] = torch.export.Dim("batch", min=1, max=4096)
+    if multiple := task.input_multiple():  # free height and width, multiples of the stride
+        dims[2] = multiple * torch.export.Dim("height", min=1, max=4096 // multiple)
+        dims[3] = multiple * torch.export.Dim("width", min=1, max=4096 // multiple)
+    if dims:
+        kwargs["dynamic_shapes"] = (dims,)
     # The exporter narrates each step on stdout and warns about absent torchvision ops.
     quiet = logging.getLogger("torch.onnx")
     level = quiet.level

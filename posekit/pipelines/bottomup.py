@@ -4,8 +4,16 @@
 bottom to the stride, runs the network (optionally at several scales and on the mirrored image),
 upsamples the maps to image pixels and groups them with :func:`posekit.grouping.group_people`.
 
-Preprocessing is either CMU's (BGR / 256 − 0.5, pad value 128 — for CMU's released weights) or
-posekit's (RGB, ImageNet mean/std; pad value 128 before normalisation).
+Two presets (``preprocess``):
+
+- ``"cmu"`` is pytorch-openpose's ``Body`` for CMU's released weights, step for step: resize by
+  the factor (OpenCV ``fx``/``fy``, bicubic), pad right and bottom with 128, BGR / 256 − 0.5;
+  the last confidence maps clipped at 0 (the port ends them with a ReLU, CMU's model does not);
+  maps upsampled ×stride, cropped and resized to the image, bicubic on all channels at once.
+  With one scale, and :meth:`GroupingConfig.cmu`, the people equal ``Body``'s (tested on real
+  images in ``tests/pipelines/``); its default scale search is one scale, 0.5 × 368 px.
+- ``"imagenet"`` is posekit's: resize to the rounded size, RGB with ImageNet mean/std (pad 128
+  before normalisation), maps resized bilinearly channel by channel.
 
 Multi-scale maps are averaged (mean over scales; pytorch-openpose's ``heatmap_avg +=
 heatmap_avg + …`` doubling is not repeated). Flip test mirrors the input, maps the flipped maps
@@ -87,7 +95,7 @@ class BottomUp:
         stride: network output stride.
         scales: multipliers of ``input_height``; the maps are averaged over them.
         flip_test: also run the mirrored image and average.
-        preprocess: "cmu" or "imagenet".
+        preprocess: preset "cmu" (pytorch-openpose's ``Body``) or "imagenet" (module docstring).
         pad_value: pixel value of the right/bottom padding.
         grouping: grouping parameters (default :meth:`GroupingConfig.cmu`).
     """
@@ -127,8 +135,16 @@ class BottomUp:
     def _prepare(self, image: np.ndarray, scale: float) -> tuple[Tensor, tuple[int, int]]:
         h, w = image.shape[:2]
         factor = scale * self.input_height / h
-        rh, rw = max(1, round(h * factor)), max(1, round(w * factor))
-        resized = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_CUBIC)
+        size = (round(w * factor), round(h * factor))  # OpenCV sizes are (width, height)
+        if self.preprocess == "cmu" and min(size) > 0:
+            # pytorch-openpose resizes by the factor: OpenCV then maps pixels with fx, fy
+            # themselves, not with the rounded size's ratio (sub-pixel different)
+            resized = cv2.resize(image, (0, 0), fx=factor, fy=factor,
+                                 interpolation=cv2.INTER_CUBIC)
+        else:
+            resized = cv2.resize(image, (max(1, size[0]), max(1, size[1])),
+                                 interpolation=cv2.INTER_CUBIC)
+        rh, rw = resized.shape[:2]
         ph = -rh % self.stride
         pw = -rw % self.stride
         padded = cv2.copyMakeBorder(resized, 0, ph, 0, pw, cv2.BORDER_CONSTANT,
@@ -156,6 +172,8 @@ class BottomUp:
             hms, pafs = self.network(batch.to(self.device))
             t2 = time.perf_counter()
             hms, pafs = hms.float().cpu(), pafs.float().cpu()
+            if self.preprocess == "cmu":  # the port's ReLU on its last confidence maps
+                hms = hms.clamp(min=0)
             if self.flip_test:  # the padded canvas is mirrored whole: flip back at map level
                 fh, fp = flip_maps(hms[1:], pafs[1:], self.skeleton)
                 hms, pafs = (hms[:1] + fh) / 2, (pafs[:1] + fp) / 2
@@ -180,7 +198,16 @@ class BottomUp:
         """(1, C, h', w') maps of the padded input → (C, h, w) at image pixels: ×stride, crop the
         padding, resize to the image; bilinear with half-pixel centres, as ``F.interpolate``
         (align_corners=False). OpenCV per channel: 5–10× faster than torch on one thread; the
-        second resize is skipped when the input already had the image's size (it is exact)."""
+        second resize is skipped when the input already had the image's size (it is exact).
+        The ``cmu`` preset resizes bicubic, all channels in one call as pytorch-openpose does
+        (OpenCV's per-channel path rounds differently, by up to 1e-5)."""
+        if self.preprocess == "cmu":
+            hwc = maps[0].numpy().transpose(1, 2, 0)  # (h', w', C)
+            up = cv2.resize(hwc, (0, 0), fx=self.stride, fy=self.stride,
+                            interpolation=cv2.INTER_CUBIC)[:rh, :rw]
+            if (rh, rw) != (h, w):
+                up = cv2.resize(up, (w, h), interpolation=cv2.INTER_CUBIC)
+            return np.ascontiguousarray(up.reshape(h, w, -1).transpose(2, 0, 1))
         src = maps[0].numpy()
         c, mh, mw = src.shape
         up_size = (mw * self.stride, mh * self.stride)  # OpenCV sizes are (width, height)

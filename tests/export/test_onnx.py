@@ -170,3 +170,26 @@ def test_failed_export_leaves_nothing_and_keeps_the_earlier_file(exported, tmp_p
         export_onnx(trained.task, trained.model, out, external_data=True)
     assert out.read_bytes() == b"an earlier export"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+
+
+def test_bottom_up_export_takes_any_size_multiple_of_the_stride(tmp_path):
+    """BottomUp feeds each image at its own aspect ratio and scale: the export has free height
+    and width (multiples of the stride), where a top-down export keeps its crop size."""
+    from posekit.config import find_config, load_config
+
+    cfg = load_config(find_config("openpose_light_synthpose_256"), [
+        'model.kwargs={"paf_stages": 1, "heatmap_stages": 1, "num_blocks": 1}'])
+    task = build_task(cfg)
+    torch.manual_seed(0)
+    model = task.build_model().eval()
+    runner = OnnxRunner(export_onnx(task, model, tmp_path / "bu.onnx"))
+    dims = [d.dim_param or d.dim_value for d in
+            onnx.load(str(tmp_path / "bu.onnx")).graph.input[0].type.tensor_type.shape.dim]
+    assert dims[1] == 3 and all(isinstance(d, str) for d in (dims[0], dims[2], dims[3]))
+    for shape in [(1, 3, 64, 96), (2, 3, 104, 264)]:
+        x = torch.rand(shape) - 0.5
+        with torch.no_grad():
+            want = task.inference_model(model)(x)
+        got = runner(x)
+        assert [tuple(t.shape) for t in got] == [tuple(t.shape) for t in want]
+        assert max(float((a - b).abs().max()) for a, b in zip(got, want, strict=True)) <= 1e-4

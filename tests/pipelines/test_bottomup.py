@@ -111,13 +111,16 @@ def test_cmu_preprocessing():
     (100, 260, 150, 390),  # padded, then upscaled
 ])
 def test_maps_to_image_equal_torch_bilinear(rh, rw, h, w):
-    """The OpenCV decode is F.interpolate's bilinear (half-pixel centres): ×stride, crop, resize."""
+    """The imagenet preset's OpenCV decode is F.interpolate's bilinear (half-pixel centres):
+    ×stride, crop, resize. (The cmu preset's bicubic decode is tested end to end against
+    pytorch-openpose in test_bottomup_pytorch_openpose.py.)"""
     maps = torch.rand(1, 5, -(-rh // 8), -(-rw // 8), generator=torch.Generator().manual_seed(0))
     up = torch.nn.functional.interpolate(maps, scale_factor=8, mode="bilinear",
                                          align_corners=False)[..., :rh, :rw]
     want = torch.nn.functional.interpolate(up, size=(h, w), mode="bilinear",
                                            align_corners=False)[0].numpy()
-    got = BottomUp(lambda x: x, input_height=rh)._to_image(maps, rh, rw, h, w)
+    got = BottomUp(lambda x: x, input_height=rh, preprocess="imagenet")._to_image(
+        maps, rh, rw, h, w)
     assert got.shape == (5, h, w) and got.dtype == np.float32
     # float32 source coordinates rounded differently (≤ 2.4e-6 seen at 1.5×); a wrong pixel
     # centre convention, crop or size errs by > 1e-2

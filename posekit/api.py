@@ -127,7 +127,13 @@ def build_detector(spec: Any, *, device: str = "cpu", score_thresh: float = 0.0)
         if path.suffix.lower() == ".json":
             return DetectionFile(path, score_thresh=score_thresh)
         if path.suffix.lower() in CHECKPOINT_SUFFIXES + ONNX_SUFFIXES:
-            inner = PoseEstimator.from_checkpoint(path, device=device)
+            try:
+                inner = PoseEstimator.from_checkpoint(path, device=device)
+            except _NeedsBoxesError as exc:
+                raise ValueError(
+                    f"detector {path} is a {exc.task} model: it needs person boxes itself; a "
+                    "detector checkpoint must find people without boxes (one-stage, bottom-up)"
+                ) from None
             return PeopleDetector(inner, score_thresh)
         raise ValueError(f"detector {str(spec)!r} is not 'full-image', a detections .json, a "
                          "checkpoint (.pt/.pth/.onnx) or a model name (`posekit models`)")
@@ -135,6 +141,14 @@ def build_detector(spec: Any, *, device: str = "cpu", score_thresh: float = 0.0)
         return CallableDetector(spec)
     raise TypeError(f"detector must be 'full-image', a path or a callable, got "
                     f"{type(spec).__name__}")
+
+
+class _NeedsBoxesError(ValueError):
+    """A top-down model was loaded without a detector (``task`` names its paradigm)."""
+
+    def __init__(self, message: str, task: str) -> None:
+        super().__init__(message)
+        self.task = task
 
 
 class PoseEstimator:
@@ -215,10 +229,11 @@ class PoseEstimator:
         boxes: Detector | None = None
         if task.needs_detector:
             if detector is None:
-                raise ValueError(
+                raise _NeedsBoxesError(
                     f"{path}: a {cfg.model.task} model needs person boxes: pass detector="
                     "'full-image' (whole image = one person), a COCO detections .json, a "
-                    "callable image -> boxes, or a one-stage checkpoint (CLI: --detector)"
+                    "callable image -> boxes, or a one-stage checkpoint (CLI: --detector)",
+                    cfg.model.task,
                 )
             boxes = build_detector(detector, device=device,
                                    score_thresh=cfg.test.det_score_thresh)
@@ -244,6 +259,8 @@ class PoseEstimator:
             if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
                 raise ValueError(f"image must be (H, W, 3) BGR uint8, got shape {image.shape} "
                                  f"dtype {image.dtype}")
+            if image.shape[0] == 0 or image.shape[1] == 0:
+                raise ValueError(f"image is empty: shape {image.shape}")
         else:
             raise TypeError(f"expected a BGR array, a path or a list of them, got "
                             f"{type(x).__name__}")
@@ -258,6 +275,9 @@ class PoseEstimator:
         :func:`image_id_for` (numeric stem, else its 1-based position in the list)."""
         if isinstance(x, list | tuple):
             ids = list(image_id) if isinstance(image_id, Sequence) else [None] * len(x)
+            if len(ids) != len(x):
+                raise ValueError(f"image_id must give one id per image: {len(x)} images, "
+                                 f"{len(ids)} ids")
             return [self._one(item, i, n) for n, (item, i) in enumerate(zip(x, ids, strict=True))]
         return self._one(x, image_id)
 

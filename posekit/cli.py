@@ -1,5 +1,5 @@
-"""``posekit`` command line: synth | show | eval | info | train | demo | infer | export | convert |
-models | bench | configs | check-data.
+"""``posekit`` command line: synth | show | eval | info | train | pretrain | demo | infer | export |
+convert | models | bench | configs | check-data.
 
 Every command is a thin handler over library functions. Errors become one ``error: …`` line on
 stderr and exit status 2 (a traceback only with ``--debug``).
@@ -30,7 +30,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
     path = show_dataset(
         args.dataset, split=args.split, out=args.out, pred=args.pred, num=args.num,
-        skeleton=args.skeleton, seed=args.seed,
+        skeleton=args.skeleton, seed=args.seed, images=args.images,
     )
     print(f"wrote {path}")
     return 0
@@ -161,7 +161,9 @@ def _add_reliability_commands(add: Callable[..., argparse.ArgumentParser]) -> No
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="posekit", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="posekit", description="Multi-person 2D pose estimation: make data, train, evaluate, "
+        "run and export pose models. `posekit COMMAND --help` describes a command.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -169,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
         name: str, fn: Callable[[argparse.Namespace], int], help: str
     ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
-        p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+        # SUPPRESS: an absent sub-command --debug leaves `posekit --debug CMD`'s value alone.
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show tracebacks on errors")
         p.set_defaults(func=fn)
         return p
 
@@ -188,8 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keypoint set written to the json (MPII-16 from the same figure)")
 
     p = add("show", _cmd_show, "draw a contact sheet of a COCO-format dataset")
-    p.add_argument("dataset", help="dataset directory (images/<split>, annotations/)")
+    p.add_argument("dataset", help="dataset directory (images/<split>, annotations/) or a COCO "
+                   "keypoint json")
     p.add_argument("--split", default="val")
+    p.add_argument("--images", default=None, help="image folder when DATASET is a json "
+                   "(default: the json's folder)")
     p.add_argument("--out", required=True, help="output PNG")
     p.add_argument("--pred", default=None, help="COCO results json to draw beside the truth")
     p.add_argument("--num", type=int, default=16, help="number of images on the sheet")
@@ -283,11 +290,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="model.onnx")
     p.add_argument("--opset", type=int, default=18)
     p.add_argument("--batch", default="dynamic", help="dynamic | N (a fixed batch size)")
+    p.add_argument("--external-data", action="store_true",
+                   help="always write the weights to OUT.data beside OUT (automatic when they "
+                   "exceed protobuf's 2 GB limit)")
 
     p = add("convert", _cmd_convert, "convert a reference (MMPose) checkpoint to posekit")
     p.add_argument("src", help="the reference checkpoint (.pth)")
     p.add_argument("--config", required=True, help="posekit config of the same model")
     p.add_argument("--out", required=True, help="posekit checkpoint to write (.pt)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
 
     p = add("models", _cmd_models, "the pretrained models usable by name (--model NAME), "
             "with their COCO AP, size and cache state")

@@ -34,6 +34,7 @@ __all__ = [
     "config_from_dict",
     "config_to_dict",
     "apply_overrides",
+    "config_sets",
     "save_config",
     "find_config",
     "list_configs",
@@ -87,6 +88,8 @@ class DataConfig:
     train_images: str = ""
     val_ann: str = ""
     val_images: str = ""
+    # Keypoint set; when a config leaves it out, training takes it from the train json's person
+    # category if that names a built-in skeleton (CrowdPose's 14 points), else coco17.
     skeleton: str = "coco17"
     batch_size: int = 32
     val_batch_size: int = 64
@@ -416,6 +419,22 @@ def _parse_overrides(items: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def config_sets(path: str | Path, overrides: list[str] | None, key: str) -> bool:
+    """Whether the YAML config ``path`` (file or shipped name) or ``overrides`` give the dotted
+    ``key`` explicitly, rather than leaving it at its default."""
+    if any(k.removeprefix("--") == key for k, _ in _parse_overrides(list(overrides or []))):
+        return True
+    try:
+        node: Any = yaml.safe_load(find_config(path).read_text()) or {}
+    except yaml.YAMLError:
+        return False
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
 def apply_overrides(cfg: ExperimentConfig, overrides: list[str]) -> ExperimentConfig:
     """Return a new config with dotted-key overrides applied (values parsed as YAML scalars)."""
     data = config_to_dict(cfg)
@@ -428,7 +447,8 @@ def apply_overrides(cfg: ExperimentConfig, overrides: list[str]) -> ExperimentCo
             node = node[part]
         if parts[-1] not in node and not (len(parts) > 2 and parts[-2] == "kwargs"):
             raise ValueError(f"unknown config key {key!r}")
-        node[parts[-1]] = yaml.safe_load(raw)
+        # YAML reads an empty value as null; `key=` (shell: key="") means the empty string.
+        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
     return config_from_dict(data)
 
 

@@ -12,7 +12,8 @@ import errno
 import re
 import warnings
 
-__all__ = ["one_line_error", "format_warning", "shorten_torch_load_error", "DataWarning"]
+__all__ = ["one_line_error", "format_warning", "shorten_torch_load_error", "DataWarning",
+           "DetailedError"]
 
 _WORKER_PREFIX = re.compile(r"^Caught \w+ in DataLoader worker process \d+\.?$")
 _EXC_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception|Warning)):\s*(.*)$")
@@ -22,18 +23,35 @@ class DataWarning(UserWarning):
     """A dataset problem that training survives (printed as one ``warning:`` line by the CLI)."""
 
 
+class DetailedError(ValueError):
+    """A ``ValueError`` whose lines after the first are details the user needs to act on (the
+    keys a checkpoint lacks); the CLI prints every line instead of cutting at the first."""
+
+
+# torch's wordings of a refused global: "WeightsUnpickler error: Unsupported global: GLOBAL x was
+# not an allowed global by default. Please use …" (on its own line or mid-line) and "Trying to
+# load unsupported GLOBAL x whose module y is blocked." (torch 2.13).
+_UNPICKLER = re.compile(r"WeightsUnpickler error:\s*(.+?)(?:\.\s*Please use\b.*)?$")
+_BLOCKED = re.compile(r"Trying to load unsupported GLOBAL (\S+)(.*?)\.?\s*$")
+
+
 def shorten_torch_load_error(message: str) -> str:
     """The one informative line of a ``torch.load(weights_only=True)`` failure.
 
-    torch explains its ``weights_only`` default in several paragraphs; what matters is the
-    ``WeightsUnpickler error: Unsupported global: …`` sentence (or else the first line).
+    torch explains its ``weights_only`` default in several paragraphs, including advice to load
+    with ``weights_only=False`` (which would run the file's pickled code); what matters is the
+    global the file asked for. Else the first line.
     """
     text = re.sub(r"\x1b\[[0-9;]*m", "", message)  # torch bolds part of its advice
     for line in text.splitlines():
         line = line.strip()
-        if line.startswith("WeightsUnpickler error:"):
-            line = line[len("WeightsUnpickler error:"):].strip()
-            return line.split(". Please use")[0].rstrip(".") + " (refused by weights_only=True)"
+        found = _UNPICKLER.search(line)
+        if found:
+            return found.group(1).rstrip(".") + " (refused by weights_only=True)"
+        found = _BLOCKED.search(line)
+        if found:
+            return (f"Unsupported global: GLOBAL {found.group(1)}{found.group(2).rstrip('.')} "
+                    "(refused by weights_only=True)")
     first = text.strip().splitlines()[0] if text.strip() else text
     return first.strip()
 
@@ -72,6 +90,8 @@ def one_line_error(exc: BaseException) -> str:
         return lines[-1].strip()
     if "Weights only load failed" in text or "WeightsUnpickler" in text:
         return shorten_torch_load_error(text)
+    if isinstance(exc, DetailedError):
+        return "\n".join(line.rstrip() for line in lines)
     if not lines:
         return type(exc).__name__
     if len(lines) == 1:

@@ -17,8 +17,10 @@ With ``--track`` each person of a video or camera gets a ``track_id`` that stays
 frames (in the json and drawn on the video); ``--smooth`` also One-Euro filters their keypoints
 (:mod:`posekit.pipelines.tracking`). Each video gets its own tracker at the video's frame rate.
 
-Videos are streamed: one frame in memory at a time, results appended to the json as they come.
-An unreadable file is reported and skipped; the run fails (exit 2) only when nothing was read.
+Videos are streamed: one frame in memory at a time, results appended to a temporary json as they
+come, which replaces ``results.json`` when the run ends. An unreadable file is reported and
+skipped; the run fails (exit 2) only when nothing was read, and then leaves an earlier
+``results.json`` as it was.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +42,9 @@ import numpy as np
 from tqdm import tqdm
 
 from posekit.api import PoseEstimator, image_id_for
+from posekit.errors import DataWarning
 from posekit.hub import checkpoint_or_model
+from posekit.pipelines.detectors import DetectionFile
 from posekit.pipelines.tracking import PoseTracker
 
 __all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "InferSummary", "expand_source", "run_infer",
@@ -59,6 +65,7 @@ class InferSummary:
     seconds: dict[str, float] = field(default_factory=dict)  # summed over images, per phase
     results: Path | None = None
     outputs: list[Path] = field(default_factory=list)
+    image_ids: set[int] = field(default_factory=set)  # of the images and frames read
 
     def ms_per_image(self) -> dict[str, float]:
         return {k: 1000 * v / max(self.images, 1) for k, v in self.seconds.items()}
@@ -104,12 +111,19 @@ def expand_source(source: str) -> tuple[Path | None, list[Path] | int]:
 
 
 class _JsonArrayWriter:
-    """Appends dicts to a json array on disk, so results never pile up in memory."""
+    """Appends dicts to a json array on disk, so results never pile up in memory.
+
+    It writes a temporary file beside ``path`` and renames it over ``path`` on
+    ``close(commit=True)``, so a failed run leaves an earlier ``results.json`` intact.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.f: IO[str] = path.open("w")
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        # os.open applies the user's umask (mkstemp would force mode 0600).
+        self.f: IO[str] = os.fdopen(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                                            0o666), "w")
         self.f.write("[")
         self.first = True
 
@@ -118,9 +132,18 @@ class _JsonArrayWriter:
             self.f.write(("\n" if self.first else ",\n") + json.dumps(item))
             self.first = False
 
-    def close(self) -> None:
-        self.f.write("\n]\n")
-        self.f.close()
+    def close(self, commit: bool) -> None:
+        """Finish the array and put it at ``path`` (``commit``), or throw it away."""
+        try:
+            if commit:
+                self.f.write("\n]\n")
+            self.f.close()
+            if commit:
+                os.replace(self.tmp, self.path)
+        except OSError as exc:  # name results.json, not the temporary file
+            raise OSError(exc.errno, exc.strerror or str(exc), str(self.path)) from None
+        finally:
+            self.tmp.unlink(missing_ok=True)
 
 
 @dataclass
@@ -153,7 +176,6 @@ def run_infer(
     out = Path(out)
     summary = InferSummary(results=out / "results.json")
     summary.seconds = dict.fromkeys(PHASES[:4], 0.0)
-    writer = _JsonArrayWriter(summary.results)
     items: list[tuple[str, Any]] = (
         [("camera", files)] if isinstance(files, int) else
         [("video" if f.suffix.lower() in VIDEO_SUFFIXES else "image", f) for f in files]
@@ -163,6 +185,8 @@ def run_infer(
     total = sum(1 for kind, _ in items if kind == "image") or None
     bar = tqdm(total=total, unit="frame", disable=not progress, file=sys.stderr,
                dynamic_ncols=True)
+    writer = _JsonArrayWriter(summary.results)
+    finished = False  # every item done, or interrupted: what was read replaces results.json
     try:
         for index, (kind, item) in enumerate(items):
             if kind == "image":
@@ -170,14 +194,30 @@ def run_infer(
             else:
                 _infer_video(kind, item, root, estimator, out, draw, max_frames, writer,
                              summary, bar, tracker)
+        finished = True
     except KeyboardInterrupt:
         bar.write("interrupted: closing the outputs", file=sys.stderr)
+        finished = True
     finally:
         bar.close()
-        writer.close()
+        writer.close(commit=finished and summary.images > 0)
     if summary.images == 0:
         raise ValueError(f"nothing readable in {source} ({len(summary.skipped)} skipped)")
+    _check_detections_matched(estimator, summary)
     return summary
+
+
+def _check_detections_matched(estimator: PoseEstimator, summary: InferSummary) -> None:
+    """Warn when a detections file has boxes for none of the images read (every image then
+    gets 0 people, which otherwise looks like a successful run)."""
+    table = getattr(estimator.pipeline, "detector", None)
+    if isinstance(table, DetectionFile) and not table.image_ids & summary.image_ids:
+        ids = sorted(summary.image_ids)
+        warnings.warn(DataWarning(
+            f"{table.path}: none of its detections is on the {summary.images} images read "
+            f"(their image ids: {', '.join(map(str, ids[:5]))}{', …' if len(ids) > 5 else ''}; "
+            "an image's id is its numeric file name, else its position): every image got "
+            "0 people"), stacklevel=2)
 
 
 def _relative(path: Path, root: Path | None) -> str:
@@ -201,6 +241,7 @@ def _record(frame: _Frame, estimator: PoseEstimator, writer: _JsonArrayWriter,
         extra["frame"] = frame.frame
     writer.add([{**r, **extra} for r in people.to_coco(frame.image_id)])
     summary.images += 1
+    summary.image_ids.add(frame.image_id)
     summary.people += len(people)
     bar.update(1)
     return people

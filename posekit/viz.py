@@ -43,18 +43,28 @@ def show_dataset(
     skeleton: Skeleton | str | None = None,
     seed: int = 0,
     *,
+    images: str | Path | None = None,
     score_thresh: float = 0.3,
     cell: int = 320,
 ) -> Path:
     """Draw ``num`` images of a COCO-format dataset (ground truth, and predictions beside it
     when ``pred`` names a COCO results json) into a contact sheet PNG; returns its path.
 
-    Images are a seeded random sample, shown in dataset order. Predicted people with score
+    ``dataset_dir`` is a folder in the ``images/<split>`` + ``annotations/`` layout, or a COCO
+    keypoint json with its images in ``images`` (default: the json's folder), as ``eval`` takes
+    them. Images are a seeded random sample, shown in dataset order. Predicted people with score
     below ``score_thresh`` are left out; keypoints use :func:`draw_people`'s 0.3 threshold.
     """
     if num < 1:
         raise ValueError(f"num must be positive, got {num}")
-    dataset = CocoPoseDataset.from_dir(dataset_dir, split, skeleton)
+    source = Path(dataset_dir)
+    if source.is_file():
+        dataset = CocoPoseDataset(source, images or source.parent, skeleton)
+    else:
+        if images is not None:
+            raise ValueError(f"--images goes with an annotation json; {source} is a folder "
+                             "(images/<split>, annotations/)")
+        dataset = CocoPoseDataset.from_dir(source, split, skeleton)
     if len(dataset) == 0:
         raise ValueError(f"dataset {dataset_dir} split {split!r} has no images")
     sk = dataset.skeleton

@@ -1,4 +1,4 @@
-"""Re-run the issue-12 mutation audit: apply each known bug, check that its tests now FAIL.
+"""The mutation audit: apply each known bug, check that its tests now FAIL.
 
 Not collected by pytest (no ``test_`` prefix). Run from the repository root:
 
@@ -108,6 +108,42 @@ MUTATIONS: dict[str, tuple[str, str, str, list[str]]] = {
         "check_run_dir(out_dir, resume=resume is not None, exist_ok=exist_ok)",
         "pass",
         ["tests/engine/test_run_folder.py"],
+    ),
+    "simota_box_or_centre": (
+        "posekit/models/rtmo_criterion.py",
+        "+ 1e5 * (~(in_box[idx] & in_centre[idx])).float())",
+        "+ 1e5 * (~(in_box[idx] | in_centre[idx])).float())",
+        ["tests/models/test_rtmo_criterion.py"],
+    ),
+    "convert_accepts_extra_keys": (
+        "posekit/export/convert.py",
+        "if unused or missing or shapes:",
+        "if missing or shapes:",
+        ["tests/export/test_convert.py::test_extra_source_keys_are_refused_when_none_is_missing"],
+    ),
+    "window_padding_unmasked": (
+        "posekit/models/backbones/vit.py",
+        "region[hp:, :] = -1\n        region[:, wp:] = -1",
+        "pass",
+        ["tests/models/test_vit_windows.py"],
+    ),
+    "window_shift_sign": (
+        "posekit/models/backbones/vit.py",
+        "out = torch.roll(out, shifts=(sh, sw), dims=(1, 2))",
+        "out = torch.roll(out, shifts=(-sh, -sw), dims=(1, 2))",
+        ["tests/models/test_vit_windows.py"],
+    ),
+    "onestage_clip_xy_swapped": (
+        "posekit/pipelines/onestage.py",
+        "b = np.clip(b, 0, size) * factor + offset",
+        "b = np.clip(b, 0, size[::-1]) * factor + offset",
+        ["tests/pipelines/test_onestage.py"],
+    ),
+    "center_resize_xy_swapped": (
+        "posekit/pipelines/onestage.py",
+        "rw, rh = min(in_w, in_h * w / h), min(in_h, in_w * h / w)",
+        "rw, rh = min(in_w, in_h * h / w), min(in_h, in_w * w / h)",
+        ["tests/pipelines/test_onestage.py"],
     ),
 }
 

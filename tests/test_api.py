@@ -133,3 +133,19 @@ def test_an_estimator_that_finds_people_can_be_the_detector(ckpt):
     people = PoseEstimator.from_checkpoint(ckpt, detector=stand_in)(person_image(0))
     assert len(people) == 2
     assert people.boxes.tolist() == found.boxes.tolist()
+
+
+def test_empty_image_and_wrong_length_ids_are_named(ckpt):
+    est = PoseEstimator.from_checkpoint(ckpt, detector="full-image")
+    with pytest.raises(ValueError, match=r"image is empty: shape \(0, 40, 3\)"):
+        est(np.zeros((0, 40, 3), np.uint8))
+    with pytest.raises(ValueError, match="one id per image: 2 images, 3 ids"):
+        est([person_image(0), person_image(1)], image_id=[1, 2, 3])
+
+
+def test_topdown_detector_checkpoint_is_told_what_a_detector_must_be(ckpt):
+    """The message is about the --detector checkpoint, not about passing a detector."""
+    with pytest.raises(ValueError, match=r"detector .*tiny.pt is a topdown model: it needs "
+                                         r"person boxes itself.*one-stage, bottom-up") as err:
+        PoseEstimator.from_checkpoint(ckpt, detector=str(ckpt))
+    assert "full-image" not in str(err.value)

@@ -29,6 +29,7 @@ __all__ = [
     "CocoJson",
     "read_coco_json",
     "infer_skeleton",
+    "json_skeleton",
     "load_json_file",
     "BBOX_AREA_FACTOR",
     "OUTSIDE_MARGIN",
@@ -141,6 +142,40 @@ def infer_skeleton(categories: list[dict], num_keypoints: int | None = None) -> 
     )
 
 
+def _fitting_skeleton_hint(category: dict, counts: set[int]) -> str:
+    """"; …" naming the built-in skeleton the json's person category describes, for an error
+    about keypoints that do not fit the skeleton asked for ("" when none is identified)."""
+    try:
+        fit = infer_skeleton([category], next(iter(counts)) if len(counts) == 1 else None)
+    except ValueError:
+        return ""
+    if SKELETONS.get(fit.name) is not fit:
+        return (f"; the json's person category lists {fit.num_keypoints} keypoints that match "
+                "no built-in skeleton")
+    return (f"; the json's person category describes skeleton {fit.name} "
+            f"({fit.num_keypoints} keypoints): use skeleton {fit.name} "
+            f"(config: data.skeleton={fit.name})")
+
+
+def json_skeleton(path: str | Path) -> Skeleton | None:
+    """The built-in skeleton a COCO json's person category identifies (by its keypoint names,
+    else by the keypoint count of its annotations), or None when it identifies none."""
+    raw = load_json_file(path, "annotation file")
+    if not isinstance(raw, dict) or not isinstance(raw.get("categories"), list):
+        return None
+    try:
+        category = _person_category(raw["categories"], str(path))
+    except ValueError:
+        return None
+    counts = {len(a["keypoints"]) // 3 for a in raw.get("annotations") or []
+              if isinstance(a, dict) and isinstance(a.get("keypoints"), list) and a["keypoints"]}
+    try:
+        fit = infer_skeleton([category], next(iter(counts)) if len(counts) == 1 else None)
+    except ValueError:
+        return None
+    return fit if SKELETONS.get(fit.name) is fit else None
+
+
 @dataclass(frozen=True)
 class CocoJson:
     """A validated COCO keypoint json, reduced to the person category.
@@ -239,7 +274,7 @@ def read_coco_json(source: str | Path | dict, skeleton: str | Skeleton | None = 
         skel = get_skeleton(skeleton)
     else:
         try:
-            skel = infer_skeleton([category], counts.pop() if len(counts) == 1 else None)
+            skel = infer_skeleton([category], next(iter(counts)) if len(counts) == 1 else None)
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
     num_values = 3 * skel.num_keypoints
@@ -260,6 +295,7 @@ def read_coco_json(source: str | Path | dict, skeleton: str | Skeleton | None = 
             raise ValueError(
                 f"{where}: {label}: 'keypoints' must hold {num_values} numbers "
                 f"({skel.num_keypoints} keypoints × 3 for skeleton {skel.name}), got {got}"
+                + _fitting_skeleton_hint(category, counts)
             )
         kp = _finite_numbers(kpts, num_values)
         if kp is None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +61,11 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     writer = None
     try:
+        # os.open applies the user's umask, as a plain open() would (mkstemp forces 0600).
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as f:
             writer = _RecordingWriter(f)
             torch.save(state, writer)
@@ -75,6 +77,9 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
         error = writer.error if writer is not None and writer.error is not None else exc
         if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
             raise OSError(error.errno, f"disk full while writing {path}", str(path)) from None
+        if isinstance(error, OSError) and error.filename is not None \
+                and str(error.filename) == str(tmp):  # name the file the user asked for
+            raise OSError(error.errno, error.strerror or str(error), str(path)) from None
         raise
     return path
 

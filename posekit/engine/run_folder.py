@@ -19,20 +19,22 @@ from typing import Any
 from posekit.config import ExperimentConfig, save_config
 from posekit.engine.checkpoint import clean_temp_files
 
-__all__ = ["RUN_FILES", "CsvLog", "ScalarsLog", "check_run_dir", "open_run_folder",
-           "truncate_log"]
+__all__ = ["RUN_FILES", "CsvLog", "ScalarsLog", "check_run_dir", "never_checkpointed",
+           "open_run_folder", "truncate_log"]
 
 RUN_FILES = ("config.yaml", "metrics.csv", "scalars.jsonl", "last.pt", "best.pt")
 
 
 @contextlib.contextmanager
-def _writing(path: Path) -> Iterator[None]:
+def _writing(path: Path, tmp: Path | None = None) -> Iterator[None]:
     """Name ``path`` in an OSError raised while writing it (``write`` errors carry no file name,
-    so a full disk would otherwise read "disk full while writing" with nothing after it)."""
+    so a full disk would otherwise read "disk full while writing" with nothing after it), also
+    when the error names ``tmp``, the temporary file that becomes ``path``."""
     try:
         yield
     except OSError as exc:
-        if exc.filename is None and exc.errno is not None:
+        unnamed = exc.filename is None or (tmp is not None and str(exc.filename) == str(tmp))
+        if unnamed and exc.errno is not None:
             raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
         raise
 
@@ -57,11 +59,12 @@ class CsvLog:
 
     def _rewrite(self) -> None:
         tmp = self.path.with_suffix(".tmp")
-        with _writing(self.path), tmp.open("w", newline="") as f:
+        with _writing(self.path, tmp), tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=self.keys, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(self.rows)
-        tmp.replace(self.path)
+        with _writing(self.path, tmp):
+            tmp.replace(self.path)
         self.fresh = False
 
     def filter(self, keep: Callable[[dict[str, Any]], bool]) -> int:
@@ -99,10 +102,22 @@ def check_run_dir(out_dir: Path, *, resume: bool, exist_ok: bool) -> None:
     present = sorted(p.name for p in out_dir.iterdir())
     if present:
         shown = ", ".join(present[:4]) + (", …" if len(present) > 4 else "")
+        resume_hint = (f"continue it with --resume {out_dir / 'last.pt'}, "
+                       if (out_dir / "last.pt").is_file() else
+                       "it holds no checkpoint to continue from (last.pt); ")
         raise FileExistsError(
-            f"run folder {out_dir} is not empty ({shown}); continue it with --resume "
-            f"{out_dir / 'last.pt'}, start over in it with --exist-ok, or pick another --out"
+            f"run folder {out_dir} is not empty ({shown}); {resume_hint}start over in it with "
+            "--exist-ok, or pick another --out"
         )
+
+
+def never_checkpointed(out_dir: Path, resume: Path) -> bool:
+    """True when ``resume`` is the missing ``last.pt`` of the run in ``out_dir`` and that run
+    stopped before its first checkpoint (config.yaml written, no last.pt or best.pt): resuming
+    it means starting it over."""
+    return (not resume.exists() and resume.name == "last.pt"
+            and resume.parent.resolve() == out_dir.resolve()
+            and (out_dir / "config.yaml").is_file() and not (out_dir / "best.pt").exists())
 
 
 def truncate_log(log: CsvLog, epoch: int, validated: bool) -> int:

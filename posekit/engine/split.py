@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from posekit.config import ExperimentConfig
-from posekit.data.coco import CocoPoseDataset
+from posekit.data.coco import CocoPoseDataset, json_skeleton
 
-__all__ = ["load_split"]
+__all__ = ["load_split", "skeleton_from_train_json"]
 
 
 def load_split(cfg: ExperimentConfig, split: str) -> CocoPoseDataset:
@@ -22,3 +23,23 @@ def load_split(cfg: ExperimentConfig, split: str) -> CocoPoseDataset:
         )
     name = d.train_split if split == "train" else d.val_split
     return CocoPoseDataset.from_dir(d.root, name, skeleton=d.skeleton)
+
+
+def skeleton_from_train_json(cfg: ExperimentConfig) -> tuple[ExperimentConfig, Path | None]:
+    """``cfg`` with ``data.skeleton`` taken from the train json's person category when that
+    identifies a built-in skeleton other than the configured one (for configs that leave
+    ``data.skeleton`` out, as MMPose's dataset metainfo); returns the json it came from, or None
+    when nothing changed."""
+    d = cfg.data
+    if d.train_ann:
+        ann = Path(d.train_ann)
+    elif d.root:
+        ann = Path(d.root) / "annotations" / f"person_keypoints_{d.train_split}.json"
+    else:
+        return cfg, None
+    if not ann.is_file():
+        return cfg, None  # loading the split names the missing file
+    found = json_skeleton(ann)
+    if found is None or found.name == d.skeleton:
+        return cfg, None
+    return dataclasses.replace(cfg, data=dataclasses.replace(d, skeleton=found.name)), ann

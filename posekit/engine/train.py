@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
-from posekit.config import ExperimentConfig, config_to_dict, load_config
+from posekit.config import ExperimentConfig, config_sets, config_to_dict, load_config
 from posekit.data.coco import CocoPoseDataset
 from posekit.engine.checkpoint import (
     checkpoint_keypoints,
@@ -45,8 +45,14 @@ from posekit.engine.distributed import (
     unwrap,
 )
 from posekit.engine.ema import ModelEMA
-from posekit.engine.run_folder import CsvLog, ScalarsLog, check_run_dir, open_run_folder
-from posekit.engine.split import load_split
+from posekit.engine.run_folder import (
+    CsvLog,
+    ScalarsLog,
+    check_run_dir,
+    never_checkpointed,
+    open_run_folder,
+)
+from posekit.engine.split import load_split, skeleton_from_train_json
 from posekit.engine.task import Task, TrainDataset
 from posekit.engine.tasks import build_task
 from posekit.models.vitpose import ViTPose
@@ -493,6 +499,10 @@ def main(
     device = init_distributed(_resolve_device(cfg.train.device))
     out_dir = Path(out_dir)
     main_proc = is_main_process()
+    if resume is not None and never_checkpointed(out_dir, Path(resume)):
+        print(f"{resume} does not exist: the run stopped before its first checkpoint; "
+              "starting it over", file=sys.stderr)
+        resume, exist_ok = None, True
     check_run_dir(out_dir, resume=resume is not None, exist_ok=exist_ok)
     torch.manual_seed(cfg.train.seed)
 
@@ -556,10 +566,21 @@ def _tensorboard(out_dir: Path, enabled: bool) -> Any:
     return SummaryWriter(str(out_dir / "tb"))
 
 
+def _skeleton_unless_set(cfg: ExperimentConfig, args: argparse.Namespace) -> ExperimentConfig:
+    """A config that leaves ``data.skeleton`` out trains on the skeleton its train json names."""
+    if config_sets(args.config, list(args.overrides), "data.skeleton"):
+        return cfg
+    cfg, source = skeleton_from_train_json(cfg)
+    if source is not None and int(os.environ.get("RANK", "0")) == 0:
+        print(f"data.skeleton: {cfg.data.skeleton} (the person category of {source}; the config "
+              "does not set it)", file=sys.stderr)
+    return cfg
+
+
 def train_cli(args: argparse.Namespace) -> int:
     """``posekit train CONFIG [--out DIR] [--resume CKPT] [--exist-ok] [--epochs N] [--device D]
     [k=v ...]``; CONFIG is a YAML file or the name of a shipped config."""
-    cfg = load_config(args.config, args.overrides)
+    cfg = _skeleton_unless_set(load_config(args.config, args.overrides), args)
     if args.epochs is not None:
         cfg = dataclasses.replace(cfg, schedule=dataclasses.replace(cfg.schedule,
                                                                     epochs=args.epochs))
@@ -578,7 +599,7 @@ def train_cli(args: argparse.Namespace) -> int:
 
 def check_data_cli(args: argparse.Namespace) -> int:
     """``posekit check-data CONFIG [k=v ...]``: what training checks before its first step."""
-    cfg = load_config(args.config, list(args.overrides))
+    cfg = _skeleton_unless_set(load_config(args.config, list(args.overrides)), args)
     start = time.perf_counter()
     splits = check_data(cfg, build_task(cfg))
     for name, coco in splits.items():

@@ -27,7 +27,7 @@ from pycocotools.cocoeval import COCOeval
 from posekit.data.coco import load_json_file, read_coco_json
 from posekit.data.mpii import mpii_to_coco
 from posekit.evaluation.pck import match_by_oks, pck_bbox, pckh
-from posekit.evaluation.results import load_results
+from posekit.evaluation.results import load_results, warn_about_results
 from posekit.skeletons import Skeleton
 
 __all__ = ["STAT_NAMES", "CROWD_BINS", "EvalReport", "evaluate_coco", "evaluate_files"]
@@ -195,7 +195,8 @@ def evaluate_coco(
         image_ids: evaluate on these images only (default: every ground-truth image).
 
     Returns:
-        :class:`EvalReport`; empty results give AP 0 rather than an error.
+        :class:`EvalReport`; empty results give AP 0 rather than an error (a results file that
+        is empty or repeats entries also gets a :class:`~posekit.errors.DataWarning`).
     """
     coco = read_coco_json(gt, skeleton)
     sig = _resolve_sigmas(sigmas, coco.skeleton, coco.source)
@@ -210,6 +211,8 @@ def evaluate_coco(
             raise ValueError(f"image_ids not in {coco.source}: {unknown[:10]}")
     dets = load_results(results, num_keypoints=coco.skeleton.num_keypoints, image_ids=all_ids,
                         category_id=coco.category_id)
+    if isinstance(results, str | Path):  # a user's file (a list comes from a model)
+        warn_about_results(dets, f"results file {results}")
 
     if any(a["id"] == 0 for a in data["annotations"]):
         # pycocotools marks "unmatched" with id 0, so a ground truth with id 0 could never match.

@@ -7,14 +7,17 @@ A results file is a JSON list of ``{image_id, category_id, keypoints: [x, y, sco
 
 from __future__ import annotations
 
+import json
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from posekit.data.coco import load_json_file
+from posekit.errors import DataWarning
 
-__all__ = ["load_results"]
+__all__ = ["load_results", "warn_about_results"]
 
 
 def _is_number(value: Any) -> bool:
@@ -103,3 +106,24 @@ def load_results(
             result["bbox"] = [float(v) for v in box]
         out.append(result)
     return out
+
+
+def warn_about_results(results: Sequence[dict], where: str) -> None:
+    """Warn about a results file that COCO scores without complaint but is likely a mistake:
+    an empty one (every AP is 0), or one whose entries repeat exactly (each copy counts as
+    another detection of the same person, i.e. a false positive)."""
+    if not results:
+        warnings.warn(DataWarning(f"{where} holds no results: every AP and AR is 0"),
+                      stacklevel=2)
+        return
+    seen: set[str] = set()
+    repeats = 0
+    for entry in results:
+        key = json.dumps([entry["image_id"], entry["keypoints"], entry["score"]])
+        repeats += key in seen
+        seen.add(key)
+    if repeats:
+        warnings.warn(DataWarning(
+            f"{where}: {repeats} of {len(results)} results repeat an earlier one exactly (same "
+            "image, keypoints and score); COCO scores every copy as another detection, so the "
+            "copies count as false positives"), stacklevel=2)

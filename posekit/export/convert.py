@@ -35,6 +35,7 @@ from torch import Tensor
 from posekit.config import ExperimentConfig, config_to_dict, load_config
 from posekit.engine.checkpoint import save_checkpoint
 from posekit.engine.tasks import build_task
+from posekit.errors import DetailedError
 from posekit.models.cpm import remap_cpm_state_dict
 from posekit.models.openpose import remap_openpose_cmu_state_dict
 from posekit.models.rtmo import remap_rtmo_state_dict
@@ -132,7 +133,7 @@ def convert_state_dict(source: dict[str, Tensor], cfg: ExperimentConfig,
             more = f" … (+{len(keys) - 12})" if len(keys) > 12 else ""
             return f"\n  {len(keys)} {what}: {head}{more}"
 
-        raise ValueError(
+        raise DetailedError(
             f"{origin} does not fit {name!r}:"
             + (show(unused, "source keys without a posekit parameter") if unused else "")
             + (show(missing, "posekit parameters/buffers not filled") if missing else "")
@@ -142,8 +143,11 @@ def convert_state_dict(source: dict[str, Tensor], cfg: ExperimentConfig,
 
 
 def convert_checkpoint(src: str | Path, config: str | Path | ExperimentConfig,
-                       out: str | Path) -> Path:
-    """Convert a reference checkpoint to a posekit checkpoint at ``out`` (written atomically)."""
+                       out: str | Path, *, overwrite: bool = True) -> Path:
+    """Convert a reference checkpoint to a posekit checkpoint at ``out`` (written atomically);
+    an existing ``out`` is replaced only with ``overwrite``."""
+    if not overwrite and Path(out).exists():
+        raise FileExistsError(f"--out {out} already exists; pass --force to replace it")
     cfg = load_config(config) if isinstance(config, str | Path) else config
     state = convert_state_dict(load_foreign_checkpoint(src), cfg, origin=str(src))
     return save_checkpoint(
@@ -152,7 +156,7 @@ def convert_checkpoint(src: str | Path, config: str | Path | ExperimentConfig,
 
 
 def convert_cli(args: argparse.Namespace) -> int:
-    out = convert_checkpoint(args.src, args.config, args.out)
+    out = convert_checkpoint(args.src, args.config, args.out, overwrite=args.force)
     cfg = load_config(args.config)
     print(f"converted {args.src} → {out} ({cfg.model.name}, "
           f"{len(torch.load(out, weights_only=True)['model'])} tensors, all keys matched)")

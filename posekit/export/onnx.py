@@ -9,6 +9,10 @@ with ``torch.export.Dim`` (traced at batch 2: a batch of 1 would be specialised 
 network is fully convolutional (:meth:`Task.input_multiple`, bottom-up) also gets free height and
 width, multiples of its stride, as its pipeline feeds every image's own size.
 
+Weights that would push the file past protobuf's 2 GB limit (ViTPose-H) are written as ONNX
+external data to ``<out>.data`` beside it; smaller models are one self-contained file. A failed
+export leaves nothing behind (it writes under a temporary name and renames at the end).
+
 The ``.onnx`` file is self-describing: ``metadata_props`` store the full resolved experiment
 config as JSON (``posekit.config``) plus, readable at a glance, the paradigm, skeleton, input
 size, codec settings, model name and batch. :class:`OnnxRunner` has the call signature of the
@@ -22,6 +26,9 @@ import contextlib
 import io
 import json
 import logging
+import os
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -36,11 +43,14 @@ from posekit.engine.task import Task
 
 __all__ = [
     "export_onnx", "export_checkpoint", "export_cli", "OnnxRunner", "read_metadata",
-    "config_from_onnx", "METADATA_PREFIX",
+    "config_from_onnx", "METADATA_PREFIX", "EXTERNAL_DATA_BYTES",
 ]
 
 METADATA_PREFIX = "posekit."
 FORMAT_VERSION = "1"
+# Weights above this go to ``<out>.data``: protobuf refuses messages of 2 GiB and more, and the
+# graph and metadata need room beside the weights.
+EXTERNAL_DATA_BYTES = 2**31 - 2**27
 
 
 def _metadata(cfg: ExperimentConfig, batch: int | str) -> dict[str, str]:
@@ -57,11 +67,31 @@ def _metadata(cfg: ExperimentConfig, batch: int | str) -> dict[str, str]:
     }
 
 
+def _weight_bytes(model: Any) -> int:
+    """Bytes of an exported graph's initializers (the weights)."""
+    return sum(v.const_value.nbytes for v in model.graph.initializers.values()
+               if v.const_value is not None)
+
+
+def _check_output_path(out: Path) -> None:
+    """Refuse an ``--out`` that cannot be written before minutes of export are spent."""
+    if out.is_dir():
+        raise IsADirectoryError(f"--out {out} is a directory; give a file name (model.onnx)")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise NotADirectoryError(f"{out.parent} is not a directory")
+
+
 def export_onnx(
     task: Task, model: nn.Module, out: str | Path, *, opset: int = 18,
-    batch: int | str = "dynamic", check: bool = True,
+    batch: int | str = "dynamic", check: bool = True, external_data: bool | None = None,
 ) -> Path:
     """Export ``task.inference_model(model)`` to ``out`` and check it with ``onnx.checker``.
+
+    The weights are stored inside ``out`` unless they exceed :data:`EXTERNAL_DATA_BYTES`
+    (protobuf cannot serialise a message of 2 GiB or more) or ``external_data`` is True: then
+    they go to ``<out>.data`` beside it, which must travel with the ``.onnx`` file. Everything is
+    written under a temporary name in ``out``'s folder and renamed at the end, so a failed export
+    leaves no partial file and an earlier export at ``out`` stays intact until it succeeds.
 
     Args:
         task: the model's task (its config, inference module and input shape).
@@ -69,6 +99,8 @@ def export_onnx(
         out: destination ``.onnx`` path.
         opset: ONNX opset version (the dynamo exporter supports 18 and above).
         batch: ``"dynamic"`` for a free batch axis, or a fixed positive batch size.
+        check: run ``onnx.checker`` (full check) on the written file.
+        external_data: True forces ``<out>.data``, False forbids it; None decides by size.
     """
     import onnx
 
@@ -76,6 +108,8 @@ def export_onnx(
         raise ValueError(f"batch must be 'dynamic' or a positive int, got {batch!r}")
     if not isinstance(opset, int) or opset < 18:
         raise ValueError(f"opset must be an int >= 18 (dynamo exporter), got {opset!r}")
+    out = Path(out)
+    _check_output_path(out)
     net = task.inference_model(model).eval()
     example = task.example_input(2 if batch == "dynamic" else batch)
     with torch.inference_mode():
@@ -91,8 +125,6 @@ def export_onnx(
         dims[3] = multiple * torch.export.Dim("width", min=1, max=4096 // multiple)
     if dims:
         kwargs["dynamic_shapes"] = (dims,)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     # The exporter narrates each step on stdout and warns about absent torchvision ops.
     quiet = logging.getLogger("torch.onnx")
     level = quiet.level
@@ -100,28 +132,50 @@ def export_onnx(
     try:
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            torch.onnx.export(
-                net, (example,), str(out), dynamo=True, opset_version=opset,
+            program = torch.onnx.export(
+                net, (example,), None, dynamo=True, opset_version=opset,
                 input_names=["input"], output_names=output_names, verbose=False, **kwargs,
             )
     finally:
         quiet.setLevel(level)
-    proto = onnx.load(str(out))
-    del proto.metadata_props[:]
     for key, value in _metadata(task.cfg, batch).items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = METADATA_PREFIX + key, value
-    onnx.save(proto, str(out))
-    if check:
-        onnx.checker.check_model(str(out), full_check=True)
+        program.model.metadata_props[METADATA_PREFIX + key] = value
+    size = _weight_bytes(program.model)
+    if external_data is None:
+        external_data = size > EXTERNAL_DATA_BYTES
+    elif not external_data and size > EXTERNAL_DATA_BYTES:
+        raise ValueError(f"the weights take {size / 1e9:.2f} GB, over protobuf's 2 GB limit for "
+                         "one file; export them as external data")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    data = out.with_name(out.name + ".data")
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        staged = staging / out.name  # the same name, so the .data reference is the final one
+        program.save(staged, external_data=external_data)
+        del program
+        if check:
+            onnx.checker.check_model(str(staged), full_check=True)
+        if external_data:
+            os.replace(staged.with_name(data.name), data)
+        else:
+            data.unlink(missing_ok=True)  # an earlier external-data export's weights
+        os.replace(staged, out)
+    except OSError as exc:
+        if exc.filename is not None and str(staging) in str(exc.filename):
+            raise OSError(exc.errno, exc.strerror or str(exc), str(out)) from None
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return out
 
 
 def export_checkpoint(checkpoint: str | Path, out: str | Path, *, opset: int = 18,
-                      batch: int | str = "dynamic") -> Path:
+                      batch: int | str = "dynamic", external_data: bool | None = None) -> Path:
     """Export a posekit checkpoint (EMA weights when present, as eval uses)."""
+    _check_output_path(Path(out))
     trained = load_trained(checkpoint)
-    return export_onnx(trained.task, trained.model, out, opset=opset, batch=batch)
+    return export_onnx(trained.task, trained.model, out, opset=opset, batch=batch,
+                       external_data=external_data)
 
 
 def _parse_batch(text: str) -> int | str:
@@ -137,9 +191,12 @@ def export_cli(args: Any) -> int:
 
     start = time.perf_counter()
     out = export_checkpoint(args.checkpoint, args.out, opset=args.opset,
-                            batch=_parse_batch(str(args.batch)))
+                            batch=_parse_batch(str(args.batch)),
+                            external_data=True if getattr(args, "external_data", False) else None)
     meta = read_metadata(out)
-    print(f"exported {args.checkpoint} → {out} ({out.stat().st_size / 1e6:.1f} MB, opset "
+    data = out.with_name(out.name + ".data")
+    weights = f" + {data.name} {data.stat().st_size / 1e6:.1f} MB" if data.is_file() else ""
+    print(f"exported {args.checkpoint} → {out} ({out.stat().st_size / 1e6:.1f} MB{weights}, opset "
           f"{args.opset}, batch {meta['batch']}, {meta['paradigm']} {meta['model']}, input "
           f"(w, h) {meta['input_size']}) in {time.perf_counter() - start:.1f} s; onnx.checker ok")
     return 0

@@ -10,6 +10,7 @@ bottom-up) into a detector. :func:`person_boxes` runs a detector over a dataset.
 from __future__ import annotations
 
 import math
+import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import numpy as np
 
 from posekit.data.coco import CocoPoseDataset, load_json_file
 from posekit.data.topdown import PersonCrop, ground_truth_boxes
+from posekit.errors import DataWarning
 from posekit.structures import PoseInstances
 
 __all__ = [
@@ -70,6 +72,11 @@ class _BoxTable:
     def __init__(self, boxes: dict[int, list[PersonBox]]) -> None:
         self._boxes = boxes
 
+    @property
+    def image_ids(self) -> frozenset[int]:
+        """The ids of the images that have at least one box."""
+        return frozenset(self._boxes)
+
     def __call__(self, image: np.ndarray, image_id: int | None = None) -> list[PersonBox]:
         if image_id is None:
             raise ValueError(f"{type(self).__name__} needs the image_id of the image")
@@ -94,11 +101,13 @@ class DetectionFile(_BoxTable):
         self, path: str | Path, coco: CocoPoseDataset | None = None, *,
         score_thresh: float = 0.0, category_id: int = 1,
     ) -> None:
+        self.path = Path(path)
         entries = load_json_file(path, "detection file")
         if not isinstance(entries, list):
             raise ValueError(f"{path}: expected a list of detections, got {type(entries).__name__}")
         known = {r.image_id for r in coco.records} if coco is not None else set()
         table: dict[int, list[PersonBox]] = defaultdict(list)
+        outside = 0  # person detections on images outside ``coco``
         for i, det in enumerate(entries):
             if not isinstance(det, dict):
                 raise ValueError(f"{path}: detection {i} is not an object")
@@ -117,10 +126,22 @@ class DetectionFile(_BoxTable):
                 continue
             image_id = int(det["image_id"])
             if coco is not None and image_id not in known:
-                continue  # detections on images outside the evaluated set
+                outside += 1  # detections on images outside the evaluated set
+                continue
             x, y, w, h = (float(v) for v in bbox)
             table[image_id].append(PersonBox((x, y, x + w, y + h), float(det["score"])))
+        if outside and not table:
+            warnings.warn(DataWarning(
+                f"{path}: none of its {outside} detections is on an image of the dataset (image "
+                f"ids {_some(known)}; the file's: {_some({int(d['image_id']) for d in entries})}):"
+                " every image gets 0 people"), stacklevel=2)
         super().__init__(table)
+
+
+def _some(ids: set[int], n: int = 5) -> str:
+    """A few ids of a set, sorted, for a message."""
+    shown = sorted(ids)[:n]
+    return ", ".join(map(str, shown)) + (", …" if len(ids) > n else "")
 
 
 def person_boxes(coco: CocoPoseDataset, detector: Detector) -> list[PersonCrop]:

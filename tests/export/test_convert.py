@@ -107,3 +107,41 @@ def test_other_numpy_dtypes_are_refused(tmp_path):
 def test_model_without_converter(tmp_path, tiny_cfg):
     with pytest.raises(ValueError, match="no converter for model 'simple_baseline_tiny'"):
         convert_state_dict({"a": torch.zeros(1)}, tiny_cfg)
+
+
+def test_extra_source_keys_are_refused_when_none_is_missing(tmp_path):
+    """A source with every key plus one that maps to nothing must not convert silently."""
+    keys = KEYS[PARITY_MODEL]["keys"]
+    sd = seeded_state_dict(keys)
+    sd["head.extra_conv.weight"] = torch.zeros(3, 3)
+    with pytest.raises(ValueError, match=r"1 source keys without a posekit parameter: "
+                                         r"head.extra_conv.weight"):
+        convert_state_dict(sd, load_config(config_for(PARITY_MODEL)))
+
+
+def test_cli_error_lists_every_unmatched_key(tmp_path, capsys):
+    """The README's promise at the command line: both lists, not a first line cut with '…'."""
+    keys = KEYS[PARITY_MODEL]["keys"]
+    sd = seeded_state_dict(keys)
+    sd["head.extra_conv.weight"] = torch.zeros(3, 3)
+    del sd["backbone.layer4.2.bn3.running_var"]
+    src = write_mmpose_checkpoint(tmp_path / "bad.pth", sd)
+    assert main(["convert", str(src), "--config", str(config_for(PARITY_MODEL)),
+                 "--out", str(tmp_path / "out.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and " …\n" not in err
+    assert "1 source keys without a posekit parameter: head.extra_conv.weight" in err
+    assert "1 posekit parameters/buffers not filled: backbone.layer4.2.bn3.running_var" in err
+
+
+def test_existing_out_is_kept_unless_forced(tmp_path, capsys):
+    keys = KEYS[PARITY_MODEL]["keys"]
+    src = write_mmpose_checkpoint(tmp_path / "sb.pth", seeded_state_dict(keys))
+    out = tmp_path / "sb.pt"
+    out.write_bytes(b"an earlier conversion")
+    argv = ["convert", str(src), "--config", str(config_for(PARITY_MODEL)), "--out", str(out)]
+    assert main(argv) == 2
+    assert "already exists; pass --force" in capsys.readouterr().err
+    assert out.read_bytes() == b"an earlier conversion"
+    assert main([*argv, "--force"]) == 0
+    assert load_trained(out).cfg.model.name == PARITY_MODEL

@@ -127,6 +127,51 @@ def test_errors(exported, tmp_path):
         PoseEstimator.from_checkpoint(foreign, detector="full-image")
 
 
+def test_external_data_export_matches_eager_and_replaces_inline(exported, tmp_path):
+    """The > 2 GB path at a small size: weights in <out>.data, onnxruntime parity; a later
+    inline export to the same name removes the .data file it would otherwise leave stale."""
+    _, ckpt, _ = exported
+    trained = load_trained(ckpt)
+    out = tmp_path / "ext.onnx"
+    export_onnx(trained.task, trained.model, out, external_data=True)
+    data = tmp_path / "ext.onnx.data"
+    weights = sum(p.numel() * 4 for p in trained.model.state_dict().values()
+                  if p.is_floating_point())
+    assert data.stat().st_size >= 0.9 * weights > 10 * out.stat().st_size
+    assert read_metadata(out)["model"] == "simple_baseline_tiny"
+    x = torch.randn(2, 3, 128, 96, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        eager = trained.task.inference_model(trained.model)(x)
+    assert (OnnxRunner(out)(x) - eager).abs().max() <= 1e-4
+    export_onnx(trained.task, trained.model, out)  # inline: one self-contained file
+    assert not data.exists() and out.stat().st_size >= 0.9 * weights
+    assert (OnnxRunner(out)(x) - eager).abs().max() <= 1e-4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ext.onnx"]
+
+
+def test_inline_export_writes_no_data_file(exported):
+    _, _, path = exported
+    assert not path.with_name(path.name + ".data").exists()
+    assert not any(p.name.startswith(".") for p in path.parent.iterdir())
+
+
+def test_failed_export_leaves_nothing_and_keeps_the_earlier_file(exported, tmp_path,
+                                                                 monkeypatch):
+    _, ckpt, _ = exported
+    trained = load_trained(ckpt)
+    out = tmp_path / "m.onnx"
+    out.write_bytes(b"an earlier export")
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("checker failed")
+
+    monkeypatch.setattr(onnx.checker, "check_model", fail)
+    with pytest.raises(RuntimeError, match="checker failed"):
+        export_onnx(trained.task, trained.model, out, external_data=True)
+    assert out.read_bytes() == b"an earlier export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+
+
 def test_bottom_up_export_takes_any_size_multiple_of_the_stride(tmp_path):
     """BottomUp feeds each image at its own aspect ratio and scale: the export has free height
     and width (multiples of the stride), where a top-down export keeps its crop size."""

@@ -111,3 +111,21 @@ def test_loss_weight_names_are_checked():
     with pytest.raises(ValueError, match="stage2_loss_weights: unknown loss"):
         RTMOCriterion(SIGMAS, loss_weights=dict.fromkeys(LOSS_NAMES, 1.0),
                       stage2_loss_weights={"mse": 1.0})
+
+
+def test_anchor_must_be_inside_the_box_and_near_the_centre_to_escape_the_penalty():
+    """YOLOX's SimOTA rule: the 1e5 cost is lifted only for anchors both inside the box and
+    within center_radius strides of the centre. An anchor inside the box but far from the
+    centre (and one near the centre but outside the box) keeps it, so a worse prediction at
+    the centre wins."""
+    gb, gk, ga = _person(0, 0, 200, 100)  # keypoints (5, 5), (195, 95): centre (100, 50)
+    # anchor 0: centre, mediocre prediction; anchor 1: inside, 80 px (> 2.5·16) right of the
+    # centre, perfect prediction; anchor 2: 30 px above the box (near the centre, outside),
+    # perfect prediction.
+    priors = _priors([(100, 50), (180, 50), (100, -30)])
+    poor_box = torch.tensor([10.0, 10, 190, 90])
+    poor_kpts = gk[0, :, :2] + torch.tensor([[12.0, 9], [-12, -9]])
+    boxes = torch.stack([poor_box, gb[0], gb[0]])
+    kpts = torch.stack([poor_kpts, gk[0, :, :2], gk[0, :, :2]])
+    out = SimOTAAssigner(SIGMAS).assign(priors, torch.full((3,), 0.9), boxes, kpts, gb, gk, ga)
+    assert out.tolist() == [0, -1, -1]

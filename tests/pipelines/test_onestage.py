@@ -89,3 +89,40 @@ def test_pipeline_rejects_non_bgr_uint8():
     pipe = OneStage(_network, (128, 128))
     with pytest.raises(ValueError, match="BGR uint8"):
         pipe(np.zeros((10, 10), np.uint8))
+
+
+@pytest.mark.parametrize("shape, rows, cols", [
+    ((100, 400, 3), (28, 68), (0, 160)),  # wide image: 160 x 40, centred vertically
+    ((300, 60, 3), (0, 96), (71, 89)),  # tall image: 19.2 x 96, centred horizontally
+])
+def test_center_resize_into_a_non_square_input(shape, rows, cols):
+    image = np.zeros(shape, np.uint8)
+    image[:, : shape[1] // 2] = 50  # left half darker: a transposed resize would show
+    image[:, shape[1] // 2:] = 200
+    out, _, _ = center_resize(image, (160, 96))  # (w, h)
+    assert out.shape == (96, 160, 3)
+    (r0, r1), (c0, c1) = rows, cols
+    mid = (c0 + c1) // 2
+    assert (out[r0 + 1: r1 - 1, c0 + 1: mid - 1] == 50).all()
+    assert (out[r0 + 1: r1 - 1, mid + 1: c1 - 1] == 200).all()
+    assert (out[: max(r0 - 1, 0)] == LETTERBOX_PAD).all()
+    assert (out[r1 + 1:] == LETTERBOX_PAD).all()
+    assert (out[:, : max(c0 - 1, 0)] == LETTERBOX_PAD).all()
+    assert (out[:, c1 + 1:] == LETTERBOX_PAD).all()
+
+
+def test_non_square_input_and_image_keep_x_and_y_apart():
+    """Input (w 160, h 96), image 100 x 320 (h, w), fitted and centred: image = 2·input in x,
+    2·input − 46 in y. Boxes are clamped to the input's width in x and its height in y before
+    mapping back (as MMPose), and keypoints are not transposed."""
+
+    def network(x):
+        assert x.shape == (1, 3, 96, 160)  # (h, w): the input is not transposed
+        scores = torch.tensor([0.9])
+        boxes = torch.tensor([[100.0, 10, 170, 60]])  # beyond the input's right edge
+        kpts = torch.tensor([[[150.0, 40], [20, 45]]])
+        return scores, boxes, kpts, torch.full((1, 2), 0.7)
+
+    people = OneStage(network, (160, 96))(np.zeros((100, 320, 3), np.uint8))
+    assert people.boxes[0].tolist() == [200.0, -26.0, 320.0, 74.0]
+    assert people.keypoints.xy[0].tolist() == [[300.0, 34.0], [40.0, 44.0]]

@@ -151,3 +151,31 @@ def test_mean_pose_baseline_is_a_weak_but_real_floor(coco):
     assert len(results) == 12
     ap = evaluate_coco(coco.gt_dict, results, skeleton=COCO17).stats["AP"]
     assert 0.0 <= ap < 0.5
+
+
+class _OffCentrePeak(nn.Module):
+    """Every channel peaks at heatmap pixel (x 18, y 5): right of and above the crop centre."""
+
+    def forward(self, x):
+        w, h = HEATMAP
+        ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+        g = torch.exp(-((xs - 18) ** 2 + (ys - 5) ** 2) / (2 * 1.5**2))
+        return g.expand(x.shape[0], 17, h, w).clone()
+
+
+@pytest.mark.parametrize("udp, want", [
+    # box (100, 50)-(160, 130) has the input's aspect 3:4; padded ×1.25 the crop spans x
+    # 92.5…167.5 (75 px) and y 40…140 (100 px). Heatmap pixel (18, 5) lies at
+    # corner + (18, 5) · (75, 100) / (24, 32) (pixel corners), and with UDP (pixel centres)
+    # at corner + (18, 5) · (75, 100) / (23, 31).
+    (False, (92.5 + 18 * 75 / 24, 40 + 5 * 100 / 32)),
+    (True, (92.5 + 18 * 75 / 23, 40 + 5 * 100 / 31)),
+])
+def test_back_projection_keeps_x_and_y_apart(udp, want):
+    """A non-square image, box, input and heatmap, and a peak off the crop's diagonal: any
+    swap of x and y, or of width and height, moves the answer by tens of pixels."""
+    codec = HeatmapCodec(INPUT, HEATMAP, 1.5, refine="dark", udp=udp)
+    pipe = TopDown(_OffCentrePeak(), codec, COCO17, flip_test=False, nms_thresh=1.0)
+    people = pipe(np.zeros((200, 300, 3), np.uint8), boxes=[PersonBox((100, 50, 160, 130), 0.9)])
+    np.testing.assert_allclose(people.keypoints.xy[0].numpy(),
+                               np.broadcast_to(want, (17, 2)), atol=1e-3)

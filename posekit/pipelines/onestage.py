@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from posekit.data.transforms import get_affine_matrix
+from posekit.models.rtmo import RTMOInference
 from posekit.pipelines.nms import box_nms
 from posekit.structures import Keypoints, PoseInstances
 
@@ -153,9 +154,8 @@ class OneStage:
         x, center, scale = self.preprocess(image)
         now = time.perf_counter()
         timing["preprocess"], start = now - start, now
-        candidates = getattr(self.network, "candidates", None)
-        if candidates is not None:  # eager RTMO: the DCC runs on the kept people only
-            c = candidates(x)
+        if isinstance(self.network, RTMOInference):  # eager: the DCC runs on the kept people
+            c = self.network.candidates(x)
             now = time.perf_counter()
             timing["network"], start = now - start, now
             keep = torch.from_numpy(self.select(c.scores, c.boxes))

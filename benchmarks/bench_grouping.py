@@ -9,7 +9,8 @@ on the same maps, asserts both return the same people, and times the CMU body mo
 1×3×368×368 input. Rounds alternate the timings, so on a shared machine the median over rounds
 is steadier than one long measurement. Prints a Markdown table with the targets.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_grouping.py --reference-body PATH/TO/pytorch-openpose/src/body.py
+    OMP_NUM_THREADS=1 python benchmarks/bench_grouping.py \
+        --reference-body PATH/TO/pytorch-openpose/src/body.py
 """
 
 from __future__ import annotations

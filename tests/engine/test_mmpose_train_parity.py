@@ -93,12 +93,9 @@ def mmpose_weights(run: str) -> dict[str, torch.Tensor]:
     e2e = _module(TESTS / "pipelines" / "make_mmpose_rtmo_e2e_fixtures.py", "rtmo_e2e_fix")
     keys = json.loads((TESTS / "models/fixtures/rtmo_mmpose_keys.json").read_text())["s"]
 
-    class Built:  # MMPose's built state dict: only its keys and shapes are read
-        def state_dict(self) -> dict[str, torch.Tensor]:
-            return {k: torch.zeros(s, dtype=torch.long if "num_batches" in k else torch.float32)
-                    for k, s in keys}
-
-    return e2e.calibrated_state_dict(Built(), e2e.load_calibration())
+    start = {k: torch.zeros(s, dtype=torch.long if "num_batches" in k else torch.float32)
+             for k, s in keys}  # MMPose's built state dict: only its keys and shapes are read
+    return e2e.calibrated_state_dict(start, e2e.load_calibration())
 
 
 def posekit_config(run: str, *extra: str) -> ExperimentConfig:

@@ -60,12 +60,14 @@ def load_calibration() -> dict:
     return json.loads(JSON.read_text())["calibration"]
 
 
-def calibrated_state_dict(model: torch.nn.Module, calibration: dict) -> dict[str, torch.Tensor]:
-    """The calibrated RTMO state dict from the stored recipe (no forward pass needed)."""
+def calibrated_state_dict(start: dict[str, torch.Tensor], calibration: dict
+                          ) -> dict[str, torch.Tensor]:
+    """The calibrated RTMO state dict from the stored recipe (no forward pass needed), written
+    over ``start``: MMPose's built state dict, or zeros of its keys and shapes."""
     sys.path.insert(0, str(ROOT / "tests" / "models"))
     from make_rtmo_fixtures import seeded_weights
 
-    sd = {k: v.clone() for k, v in model.state_dict().items()}
+    sd = {k: v.clone() for k, v in start.items()}
     names_shapes = [(k, tuple(v.shape)) for k, v in sd.items()]
     for k, v in seeded_weights(names_shapes, calibration["seed"]).items():
         sd[k] = torch.from_numpy(v)
@@ -161,7 +163,7 @@ def main() -> None:
 
         model = init_model(os.path.join(mr.CFG_ROOT, CONFIG), ckpt, device="cpu")
         tool_sd = torch.load(ckpt, map_location="cpu")["state_dict"]
-        rebuilt = calibrated_state_dict(mr.build(CONFIG), recipe)
+        rebuilt = calibrated_state_dict(mr.build(CONFIG).state_dict(), recipe)
         assert tool_sd.keys() == rebuilt.keys()
         for k in tool_sd:
             assert torch.equal(tool_sd[k], rebuilt[k]), k

@@ -37,7 +37,8 @@ PX, SCORE = 0.01, 1e-4  # tolerances: image pixels, probabilities
 KPT_WORST, KPT_WITHIN_PX = 0.25, 0.95
 
 sys.path.insert(0, str(ROOT / "tests" / "models"))
-from make_rtmo_fixtures import CONSTANT_KEYS, seeded_weights  # noqa: E402  MMPose fixtures' rule
+from make_mmpose_rtmo_e2e_fixtures import calibrated_state_dict  # noqa: E402  the recipe's rule
+from make_rtmo_fixtures import CONSTANT_KEYS  # noqa: E402  MMPose fixtures' rule
 
 
 def calibrated_mmpose_state_dict(calibration: dict) -> dict[str, torch.Tensor]:
@@ -45,29 +46,10 @@ def calibrated_mmpose_state_dict(calibration: dict) -> dict[str, torch.Tensor]:
 
     MMPose's constant buffers (sine-encoding frequencies, unit bins, OKS sigmas) are left out:
     MMPose keeps its built values, and posekit computes its own."""
-    names_shapes = [(k, tuple(s)) for k, s in json.loads(KEYS.read_text())["s"]
-                    if k not in CONSTANT_KEYS]
-    seeded = seeded_weights(names_shapes, calibration["seed"])
-    sd = {}
-    for name, shape in names_shapes:  # the weights, and zeros for the BN counters
-        sd[name] = (torch.from_numpy(seeded[name]) if name in seeded
-                    else torch.zeros(shape, dtype=torch.long))
-    g = torch.Generator().manual_seed(calibration["seed"])
-    for name, t in sd.items():  # BN statistics redrawn in key order
-        if name.endswith("running_var"):
-            t.copy_(0.9 + 0.2 * torch.rand(t.shape, generator=g))
-        elif name.endswith("running_mean"):
-            t.copy_(0.01 * torch.randn(t.shape, generator=g))
-    for layer in calibration["layers"]:
-        w, b = sd[layer["prefix"] + ".weight"], sd[layer["prefix"] + ".bias"]
-        w.mul_(layer["factor"])
-        if layer["bias_fill"] is None:
-            b.mul_(layer["factor"])
-        else:
-            b.fill_(layer["bias_fill"])
-    for prefix in calibration["wh_bias"]["layers"]:
-        sd[prefix + ".bias"][2:] = calibration["wh_bias"]["value"]
-    return sd
+    start = {k: torch.zeros(s, dtype=torch.long if k.endswith("num_batches_tracked")
+                            else torch.float32)
+             for k, s in json.loads(KEYS.read_text())["s"] if k not in CONSTANT_KEYS}
+    return calibrated_state_dict(start, calibration)
 
 
 @pytest.fixture(scope="module")

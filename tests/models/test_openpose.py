@@ -1,5 +1,6 @@
 """OpenPose models: CMU conversion parity against pytorch-openpose outputs, stage wiring."""
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,26 +12,15 @@ from posekit.models.openpose import OpenPose, remap_openpose_cmu_state_dict
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "openpose" / "openpose_cmu_body.npz"
 
-
-def _reference_state_dict(ref) -> dict[str, torch.Tensor]:
-    """pytorch-openpose's checkpoint layout filled by the fixture README's seeded weight rule."""
-    sd = {}
-    base = int(ref["seed_base"])
-    for i, (key, shape_text) in enumerate(zip(ref["ckpt_keys"], ref["ckpt_shapes"], strict=True)):
-        shape = tuple(int(v) for v in str(shape_text).strip("()").split(",") if v.strip())
-        rng = np.random.default_rng(base + i)
-        if str(key).endswith(".weight"):
-            w = rng.standard_normal(shape) * np.sqrt(2.0 / np.prod(shape[1:]))
-        else:
-            w = rng.standard_normal(shape) * 0.05
-        sd[str(key)] = torch.from_numpy(w.astype(np.float32))
-    return sd
+# The fixture's seeded weight rule, written once beside the end-to-end fixture's maker.
+sys.path.insert(0, str(Path(__file__).parents[1] / "pipelines"))
+from make_pytorch_openpose_e2e_fixtures import seeded_state_dict  # noqa: E402
 
 
 def test_cmu_conversion_parity_with_pytorch_openpose():
     ref = np.load(FIXTURE)
     model = build_model("openpose_cmu_coco").eval()
-    remapped = remap_openpose_cmu_state_dict(_reference_state_dict(ref))
+    remapped = remap_openpose_cmu_state_dict(seeded_state_dict(ref))
     own = model.state_dict()
     assert set(remapped) == set(own)  # every source key used, every parameter filled
     assert all(remapped[k].shape == own[k].shape for k in own)
@@ -95,6 +85,6 @@ def test_posekit_convert_table_loads_cmu_layout():
     ref = np.load(FIXTURE)
     cfg = load_config("configs/openpose/openpose_cmu_coco.yaml")
     assert "cmu" in cfg.model.name
-    out = convert_state_dict(_reference_state_dict(ref), cfg)
+    out = convert_state_dict(seeded_state_dict(ref), cfg)
     model = build_model(cfg.model.name)
     model.load_state_dict(out, strict=True)

@@ -214,10 +214,10 @@ class OneStageConfig:
     # first epoch of the L1 box loss (loss_weights.l1); MMPose adds it for the last 20 epochs
     # (580 of 600, YOLOXPoseModeSwitchHook); -1 = never
     aux_epoch: int = -1
-    # how a whole image is fitted into the input: letterbox (top-left, as posekit's one-stage
-    # inference) or mmpose (MMPose's BottomupRandomAffine / BottomupResize: centred, its
-    # get_warp_matrix arithmetic)
-    fit: str = "letterbox"
+    # how a whole image is fitted into the input: mmpose (MMPose's BottomupRandomAffine /
+    # BottomupResize: centred, its get_warp_matrix arithmetic, as posekit's one-stage inference)
+    # or letterbox (top-left, the YOLOX habit)
+    fit: str = "mmpose"
 
 
 @dataclass

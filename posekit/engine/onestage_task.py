@@ -1,10 +1,10 @@
 """The one-stage task (RTMO): full images, dynamic assignment, the RTMO losses, its own boxes.
 
-Training items are whole images letterboxed to ``codec.input_size`` with a random affine
-(scale, rotation, shift from ``augment``) and horizontal flip; each carries its variable number
-of people, so the task has a ``collate_fn``. The loss is `posekit.models.rtmo_criterion`'s
-`RTMOCriterion` (SimOTA assignment, the weighted loss sum and its two phases), configured by the
-``onestage`` section (`posekit.config.OneStageConfig`).
+Training items are whole images fitted into ``codec.input_size`` (centred, as at inference;
+``onestage.fit``) with a random affine (scale, rotation, shift from ``augment``) and horizontal
+flip; each carries its variable number of people, so the task has a ``collate_fn``. The loss is
+`posekit.models.rtmo_criterion`'s `RTMOCriterion` (SimOTA assignment, the weighted loss sum and
+its two phases), configured by the ``onestage`` section (`posekit.config.OneStageConfig`).
 Evaluation uses no GT boxes: the network is its own detector. ``test.det_score_thresh`` is the
 score threshold and ``test.nms_thresh`` the box-NMS IoU threshold (0.1 / 0.65 for RTMO).
 """

@@ -50,7 +50,7 @@ def test_a_few_steps_lower_the_loss():
     batch = task.collate_fn([ds[i] for i in range(len(ds))])
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     losses, mle = [], []
-    for _ in range(5):
+    for _ in range(8):
         out = task.loss(model, batch, torch.device("cpu"))
         opt.zero_grad()
         out["loss"].backward()

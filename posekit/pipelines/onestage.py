@@ -155,7 +155,7 @@ class OneStage:
         now = time.perf_counter()
         timing["preprocess"], start = now - start, now
         if isinstance(self.network, RTMOInference):  # eager: the DCC runs on the kept people
-            c = self.network.candidates(x)
+            c = self.network.candidates(x.to(next(self.network.parameters()).dtype))
             now = time.perf_counter()
             timing["network"], start = now - start, now
             keep = torch.from_numpy(self.select(c.scores, c.boxes))

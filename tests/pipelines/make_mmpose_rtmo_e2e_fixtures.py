@@ -19,10 +19,12 @@ finally (not in the tool) the box-size bias ``WH_BIAS`` so that NMS suppresses s
 script checks that the recipe reproduces that checkpoint bit for bit.
 
 Stored per image, in MMPose's order (npz, as MMPose returns them): bboxes (xyxy, image pixels),
-bbox scores, keypoints, keypoint scores; in the json the preprocessing facts (input size,
-centre/scale of BottomupResize's warp, padding value, channel order) and the post-processing
-constants; in the npz also a 20×20 block mean of the network input and, for every prior, the
-sigmoid score and decoded box (input pixels) before the score threshold.
+bbox scores, keypoints, keypoint scores; the same four from MMPose run in float64
+(``img{i}_f64_*``); in the json how far MMPose's float32 keypoints move between 1 thread and the
+default, the preprocessing facts (input size, centre/scale of BottomupResize's warp, padding
+value, channel order) and the post-processing constants; in the npz also a 20×20 block mean of
+the network input and, for every prior, the sigmoid score and decoded box (input pixels) before
+the score threshold.
 """
 
 from __future__ import annotations
@@ -210,6 +212,8 @@ def main() -> None:
             s = pred.bbox_scores
             print(f"{name}: {len(s)} people, scores {np.round(s, 3).tolist()[:12]}..., "
                   f"{people[-1]['n_priors_above_score_thr']} priors above thr")
+        float64 = run_float64(model)
+        arrays.update(float64["arrays"])
         head = model.head
         info = {
             "mmpose": mmpose.__version__, "torch": torch.__version__, "config": CONFIG,
@@ -248,11 +252,46 @@ def main() -> None:
                 "prior_offset": "MlvlPointGenerator(centralize_points=True): (i + 0.5) * stride",
             },
             "people": people,
+            "float64": float64["info"],
         }
     OUT.mkdir(parents=True, exist_ok=True)
     JSON.write_text(json.dumps(info, indent=1, default=_plain))
     np.savez_compressed(OUT / "mmpose_rtmo_e2e.npz", **arrays)
     print(f"wrote {JSON}")
+
+
+def run_float64(model) -> dict:
+    """The same people from MMPose in float64 (model and network input cast; the image warp is
+    unchanged), and how far MMPose's float32 people move between thread counts: float32 noise."""
+    from mmpose.apis import inference_bottomup
+
+    def people(threads: int) -> list:
+        torch.set_num_threads(threads)
+        return [inference_bottomup(model, os.path.join(DATA, name))[0].pred_instances
+                for name in IMAGES]
+
+    default_threads = torch.get_num_threads()
+    one, default = people(1), people(default_threads)
+    spread = []
+    for name, a, b in zip(IMAGES, one, default, strict=True):
+        err = np.abs(np.asarray(a.keypoints) - np.asarray(b.keypoints)).max(axis=(1, 2))
+        spread.append({"image": name, "threads": [1, default_threads],
+                       "keypoints_max_abs_px": float(err.max()),
+                       "people_within_0.01px": float((err < 0.01).mean())})
+    model.double()
+    hook = model.data_preprocessor.register_forward_hook(
+        lambda _m, _a, out: {**out, "inputs": out["inputs"].double()})
+    torch.set_num_threads(default_threads)
+    arrays = {}
+    for i, pred in enumerate(people(default_threads)):
+        for k in PEOPLE_KEYS:
+            arrays[f"img{i}_f64_{k}"] = np.asarray(pred[k], dtype=np.float32)  # 4e-5 px
+    hook.remove()
+    model.float()
+    return {"arrays": arrays, "info": {
+        "what": "img{i}_f64_*: inference_bottomup with model.double() and the data "
+                "preprocessor's output cast to float64; stored as float32",
+        "float32_people_across_thread_counts": spread}}
 
 
 def _plain(v):

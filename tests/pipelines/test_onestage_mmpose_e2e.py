@@ -28,13 +28,12 @@ IMAGES = ROOT / "tests" / "fixtures" / "real" / "mmpose_coco"
 CONFIG = ROOT / "configs" / "rtmo" / "rtmo-s_coco_640x640.yaml"
 KEYS = ROOT / "tests" / "models" / "fixtures" / "rtmo_mmpose_keys.json"
 PX, SCORE = 0.01, 1e-4  # tolerances: image pixels, probabilities
-# Keypoints of a few people with large boxes (300–530 px) differ by up to 0.11 px: the networks
-# agree to float32 noise (box centres within 7e-4 px before the DCC), and the DCC's sine
-# encoding of the bins (frequencies up to 1 rad/px) with bins 3.5 px apart turns that into
-# 0.03 logit differences between two nearly tied bins. So all but a few percent of the people
-# must be within PX, and every keypoint within KPT_WORST (eager: 0.11 px at worst; onnxruntime,
-# whose float32 noise differs again: 0.17 px).
-KPT_WORST, KPT_WITHIN_PX = 0.25, 0.95
+# In float32 the networks agree to float32 noise (box centres within 7e-4 px before the DCC), and
+# the DCC's sine encoding of the bins (frequencies up to 1 rad/px, bins 3.5 px apart for the
+# largest people) turns that into up to 0.1 px on a few people's keypoints. MMPose's own float32
+# keypoints move as much between 1 and 2 threads (the fixture's ``float64`` block: up to 0.32 px,
+# 96–98 % of the people within PX), so in float32 posekit must be as close to MMPose as MMPose is
+# to itself; in float64 (both sides cast, noise gone) every keypoint must be within PX.
 
 sys.path.insert(0, str(ROOT / "tests" / "models"))
 from make_mmpose_rtmo_e2e_fixtures import calibrated_state_dict  # noqa: E402  the recipe's rule
@@ -66,18 +65,23 @@ def checkpoint(reference, tmp_path_factory):
     return convert_checkpoint(tmp / "rtmo_s_mmpose.pth", CONFIG, tmp / "rtmo_s.pt")
 
 
-def assert_same_people(people, arrays: dict, i: int) -> None:
-    """Same number, same order, boxes and keypoints within PX, scores within SCORE."""
-    want_boxes = arrays[f"img{i}_bboxes"]
+def assert_same_people(people, arrays: dict, key: str, spread: list[dict] | None = None
+                       ) -> None:
+    """Same number, same order, boxes within PX, scores within SCORE; keypoints within PX, or,
+    given MMPose's float32 ``spread`` across thread counts, no farther than that spread."""
+    want_boxes = arrays[f"{key}_bboxes"]
     assert len(people) == len(want_boxes)
     np.testing.assert_allclose(people.boxes.numpy(), want_boxes, atol=PX, rtol=0)
-    np.testing.assert_allclose(people.scores.numpy(), arrays[f"img{i}_bbox_scores"], atol=SCORE,
+    np.testing.assert_allclose(people.scores.numpy(), arrays[f"{key}_bbox_scores"], atol=SCORE,
                                rtol=0)
-    kpt_err = np.abs(people.keypoints.xy.numpy() - arrays[f"img{i}_keypoints"]).max(axis=(1, 2))
-    assert kpt_err.max() < KPT_WORST
-    assert (kpt_err < PX).mean() >= KPT_WITHIN_PX
-    np.testing.assert_allclose(people.keypoints.conf.numpy(), arrays[f"img{i}_keypoint_scores"],
+    np.testing.assert_allclose(people.keypoints.conf.numpy(), arrays[f"{key}_keypoint_scores"],
                                atol=SCORE, rtol=0)
+    kpt_err = np.abs(people.keypoints.xy.numpy() - arrays[f"{key}_keypoints"]).max(axis=(1, 2))
+    if spread is None:
+        assert kpt_err.max() < PX
+    else:
+        assert kpt_err.max() <= max(s["keypoints_max_abs_px"] for s in spread)
+        assert (kpt_err < PX).mean() >= min(s["people_within_0.01px"] for s in spread)
 
 
 def test_center_resize_matches_mmpose_input(reference):
@@ -99,12 +103,22 @@ def test_pose_estimator_returns_mmpose_people(reference, checkpoint, one_torch_t
     dcc_rows = []
     dcc = network.keypoints
     network.keypoints = lambda pose_vecs, *a: dcc_rows.append(len(pose_vecs)) or dcc(pose_vecs, *a)
+    spread = info["float64"]["float32_people_across_thread_counts"]
     for i, person in enumerate(info["people"]):
         people = est(IMAGES / person["image"])
         assert len(people) == person["n_people"]  # 311 and 155: no cap, as MMPose
-        assert_same_people(people, arrays, i)
+        assert_same_people(people, arrays, f"img{i}", spread)
     # eager: the DCC runs on the people kept by NMS only (397 and 203 candidates passed the score)
     assert dcc_rows == [p["n_people"] for p in info["people"]]
+
+
+def test_in_float64_every_keypoint_is_within_0_01_px(reference, checkpoint, one_torch_thread):
+    """Both sides in float64: the same people, boxes, scores and every keypoint within PX."""
+    info, arrays = reference
+    est = PoseEstimator.from_checkpoint(checkpoint)
+    est.pipeline.network.double()
+    for i, person in enumerate(info["people"]):
+        assert_same_people(est(IMAGES / person["image"]), arrays, f"img{i}_f64")
 
 
 @pytest.mark.slow
@@ -117,5 +131,6 @@ def test_exported_graph_returns_the_same_people(reference, checkpoint, tmp_path,
     info, arrays = reference
     path = export_checkpoint(checkpoint, tmp_path / "rtmo_s.onnx", batch=1)
     est = PoseEstimator.from_checkpoint(path, threads=1)
+    spread = info["float64"]["float32_people_across_thread_counts"]
     for i, person in enumerate(info["people"]):
-        assert_same_people(est(IMAGES / person["image"]), arrays, i)
+        assert_same_people(est(IMAGES / person["image"]), arrays, f"img{i}", spread)

@@ -61,7 +61,7 @@ class TimedForward(nn.Module):
 def compare(repo: str, image_path: str | Path = IMAGE, rounds: int = 3, threads: int = 1,
             onnx: bool = True) -> dict[str, float]:
     """Median ms/image of ``Body`` and of posekit (eager, onnxruntime), their networks alone,
-    and the speed ratios reference / posekit (> 1: posekit faster)."""
+    the speed ratios reference / posekit (> 1: posekit faster) and the people each finds."""
     torch.set_num_threads(threads)
     weights = seeded_state_dict(np.load(WEIGHTS))
     cfg = load_config(find_config("openpose_cmu_coco"))
@@ -79,9 +79,9 @@ def compare(repo: str, image_path: str | Path = IMAGE, rounds: int = 3, threads:
         times: dict[str, list[float]] = {k: [] for k in ("reference", "reference network",
                                                          *pipes, *(f"{k} network" for k in pipes))}
         with torch.inference_mode():
-            body(image)  # warm-up
-            for pipe in pipes.values():
-                pipe(image)
+            people = {"reference people": float(len(body(image)[1]))}  # also the warm-up
+            for name, pipe in pipes.items():
+                people[f"{name} people"] = float(len(pipe(image)))
             for _ in range(rounds):
                 start = time.perf_counter()
                 body(image)
@@ -96,7 +96,7 @@ def compare(repo: str, image_path: str | Path = IMAGE, rounds: int = 3, threads:
     for name in pipes:
         ms[f"{name} speed-up"] = ms["reference ms"] / ms[f"{name} ms"]
         ms[f"{name} network speed-up"] = ms["reference network ms"] / ms[f"{name} network ms"]
-    return ms
+    return ms | people
 
 
 def main() -> None:
@@ -112,7 +112,8 @@ def main() -> None:
           f"median of {args.rounds} interleaved rounds")
     print("| measure | value |\n|---|---|")
     for key, value in row.items():
-        print(f"| {key} | {value:,.2f}{'×' if 'speed-up' in key else ''} |")
+        value = f"{value:.0f}" if key.endswith("people") else f"{value:,.2f}"
+        print(f"| {key} | {value}{'×' if 'speed-up' in key else ''} |")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 interleaved in one run, one thread each; prints a markdown table of medians and ratios.
 
     PYTHONPATH=$PWD python benchmarks/bench_vs_reference.py \
-        --mmpose-python $MMPOSE_VENV/bin/python \
-        [--shim DIR] [--rows rtmo_s,simplebaseline_res50,vitpose_base] [--runs 7]
+        --mmpose-python $MMPOSE_VENV/bin/python --openpose PATH/TO/pytorch-openpose \
+        [--shim DIR] [--rows rtmo_s,simplebaseline_res50,vitpose_base,cmu_body] [--runs 7]
 
 Each row of ``ROWS`` names a posekit config, the reference's config and how the weights are made:
 
@@ -18,15 +18,19 @@ The reference runs in its own environment as a subprocess (``benchmarks/mmpose_s
 JSON-lines loop on stdin/stdout), so each round calls posekit eager, posekit onnxruntime and the
 reference once, in a rotating order, each timing its own call from image path to people (image
 reading included); medians over ``--runs`` rounds after one warm-up call each. A row may name
-another reference server (``SERVERS``). Columns: ms of each side, reference ms / eager ms (≥ 1
-means posekit eager is at least as fast), eager ms / onnxruntime ms, and for one-stage rows the
-post-processing (score filter, NMS, back to image pixels) as a share of the network time
-(backbone to head, with the DCC).
+another reference server (``SERVERS``). The CMU body model's row (``--openpose``) runs
+pytorch-openpose's ``Body`` in this process, through benchmarks/bench_openpose_vs_reference.py's
+``compare`` (its seeded weights, interleaved rounds, the same image). Columns: ms of each side,
+reference ms / eager ms (≥ 1 means posekit eager is at least as fast), eager ms / onnxruntime
+ms, and for one-stage rows the post-processing (score filter, NMS, back to image pixels) as a
+share of the network time (backbone to head, with the DCC); for the CMU row everything but the
+network (resize, padding, map upsampling, peaks, grouping) as that share.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -84,8 +88,24 @@ ROWS = [
     Row("rtmo_s", "configs/rtmo/rtmo-s_coco_640x640.yaml",
         f"{MMPOSE_CONFIGS}/rtmo/coco/rtmo-s_8xb32-600e_coco-640x640.py",
         "inference_bottomup", boxes=False, weights=rtmo_calibrated_weights),
-    # the CMU body model against pytorch-openpose's Body: a row here with its own server
 ]
+CMU_ROW = "cmu_body"  # the CMU body model against pytorch-openpose's Body (--openpose)
+
+
+def cmu_row(repo: str, image: Path, runs: int) -> dict:
+    """The CMU body model's row: bench_openpose_vs_reference.compare, as the other rows' dict."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_openpose_vs_reference", ROOT / "benchmarks" / "bench_openpose_vs_reference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    r = module.compare(repo, image, rounds=runs, threads=1)
+    row = Row(CMU_ROW, "configs/openpose/openpose_cmu_coco.yaml", "src/body.py",
+              "pytorch-openpose `Body`", boxes=False)
+    network = r["eager network ms"]
+    return {"row": row, "people": {k: int(r[f"{k} people"]) for k in ("eager", "reference")},
+            "ms": {k: r[f"{k} ms"] for k in ("eager", "onnxruntime", "reference")},
+            "post_share": (r["eager ms"] - network) / network,
+            "post_ms": r["eager ms"] - network, "network_ms": network}
 
 
 class Server:
@@ -197,14 +217,21 @@ def main() -> None:
                         help="directory with an mmpose_reference.py the MMPose side imports first "
                              "(stubs for mmcv's compiled ops where they are not installed)")
     parser.add_argument("--image", type=Path, default=COCO / "000000196141.jpg")
-    parser.add_argument("--rows", default=",".join(r.name for r in ROWS))
+    parser.add_argument("--openpose", default="",
+                        help="pytorch-openpose checkout (holds src/body.py): adds the CMU row")
+    parser.add_argument("--rows", default=",".join([r.name for r in ROWS] + [CMU_ROW]))
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     torch.set_num_threads(1)
     wanted = args.rows.split(",")
-    unknown = set(wanted) - {r.name for r in ROWS}
+    known = [r.name for r in ROWS] + [CMU_ROW]
+    unknown = set(wanted) - set(known)
     if unknown:
-        parser.error(f"unknown rows {sorted(unknown)}; known: {[r.name for r in ROWS]}")
+        parser.error(f"unknown rows {sorted(unknown)}; known: {known}")
+    if CMU_ROW in wanted and not args.openpose:
+        if "--rows" in sys.argv:
+            parser.error(f"the {CMU_ROW} row needs --openpose PATH/TO/pytorch-openpose")
+        wanted.remove(CMU_ROW)
     servers: dict[str, Server] = {}
     results = []
     try:
@@ -215,6 +242,8 @@ def main() -> None:
                 results.append(bench_row(row, servers[row.server], args.image, args.runs,
                                          Path(tmp)))
                 print(f"{row.name}: done", file=sys.stderr, flush=True)
+        if CMU_ROW in wanted:
+            results.append(cmu_row(args.openpose, args.image, args.runs))
     finally:
         for server in servers.values():
             server.close()

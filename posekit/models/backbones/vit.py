@@ -112,11 +112,9 @@ class Attention(nn.Module):
         self.shift = shift
 
     def _attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
-        """q (B, h, Nq, d), k/v (B, h, Nk, d), additive mask broadcastable to (B, h, Nq, Nk)."""
-        attn = (q * self.scale) @ k.transpose(-2, -1)
-        if mask is not None:
-            attn = attn + mask
-        return attn.softmax(dim=-1) @ v
+        """softmax(q·kᵀ/√d + mask)·v (Vaswani et al., 2017): q (B, h, Nq, d), k/v (B, h, Nk, d),
+        additive mask broadcastable to (B, h, Nq, Nk); PyTorch's fused kernel, as mmpretrain."""
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=self.scale)
 
     def _split(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         b, n, c = x.shape

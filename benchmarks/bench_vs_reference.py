@@ -30,7 +30,6 @@ network (resize, padding, map upsampling, peaks, grouping) as that share.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -44,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_openpose_vs_reference import compare  # a sibling script
 
 from posekit.api import PoseEstimator
 from posekit.export.convert import convert_checkpoint
@@ -94,11 +94,7 @@ CMU_ROW = "cmu_body"  # the CMU body model against pytorch-openpose's Body (--op
 
 def cmu_row(repo: str, image: Path, runs: int) -> dict:
     """The CMU body model's row: bench_openpose_vs_reference.compare, as the other rows' dict."""
-    spec = importlib.util.spec_from_file_location(
-        "bench_openpose_vs_reference", ROOT / "benchmarks" / "bench_openpose_vs_reference.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    r = module.compare(repo, image, rounds=runs, threads=1)
+    r = compare(repo, image, rounds=runs, threads=1)
     row = Row(CMU_ROW, "configs/openpose/openpose_cmu_coco.yaml", "src/body.py",
               "pytorch-openpose `Body`", boxes=False)
     network = r["eager network ms"]

@@ -33,6 +33,7 @@ from posekit.engine.task import Task
 from posekit.engine.tasks import build_task
 from posekit.export.onnx import OnnxRunner, export_onnx
 from posekit.pipelines.detectors import PersonBox
+from posekit.pipelines.onestage import OneStage
 
 __all__ = [
     "BenchRow", "people_scene", "people_image", "bench_model", "run_bench", "format_table",
@@ -106,13 +107,15 @@ def bench_model(
     spec: str, *, people: Sequence[int] = PEOPLE, runtimes: Sequence[str] = ("torch",
                                                                              "onnxruntime"),
     repeats: int = 3, size: int = 512, seed: int = 0, threads: int = 0,
-    workdir: str | Path | None = None, budget_s: float = 0.0,
+    workdir: str | Path | None = None, budget_s: float = 0.0, cap_people: bool = False,
 ) -> list[BenchRow]:
     """Rows for one model: each runtime × each people count (one warm-up call, then ``repeats``).
 
     With ``budget_s`` > 0, a cell makes only the repeats that fit in ``budget_s`` seconds at the
     warm-up's speed, and a warm-up slower than that is itself the measurement (the first call at
     a new crop count pays only for new batch shapes, small beside a call of seconds).
+    ``cap_people``: a one-stage pipeline keeps at most the scene's n people, so that untrained
+    weights, which find any number, decode exactly n people as a trained model would.
     """
     task, model, label = _load(spec)
     images = {n: people_image(n, size, seed) for n in people}
@@ -135,6 +138,8 @@ def bench_model(
                                  detector=detector if task.needs_detector else None)
             for n in people:
                 image = images[n][0]
+                if cap_people and isinstance(pipe, OneStage):
+                    pipe.max_people = n
                 with torch.inference_mode():
                     start = time.perf_counter()
                     pipe(image, n)  # warm-up

@@ -14,7 +14,8 @@ from product_helpers import (
 
 from posekit.benchmarking import bench_model, format_table, people_image, people_scene
 from posekit.cli import main
-from posekit.config import save_config
+from posekit.config import find_config, save_config
+from posekit.pipelines.onestage import OneStage
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -104,3 +105,22 @@ def test_bench_budget_caps_repeats():
     over = bench_model("simplebaseline_tiny_synthpose_128x96", budget_s=1e-9, **kw)
     assert full[0].calls == 3 and over[0].calls == 1
     assert over[0].ms["network"] > 0 and over[0].total_ms >= sum(over[0].ms.values()) * 0.99
+
+
+def test_cap_people_makes_a_one_stage_model_decode_the_scenes_count(tmp_path, monkeypatch):
+    """With every location a candidate (score threshold 0), untrained RTMO keeps many people;
+    ``cap_people`` keeps exactly the scene's n, so the per-person decoding is timed for n."""
+    text = find_config("rtmo_tiny_synthpose_256x256").read_text()
+    config = tmp_path / "rtmo_all.yaml"
+    config.write_text(text.replace("det_score_thresh: 0.1", "det_score_thresh: 0.0"))
+    kept: list[int] = []
+    to_image = OneStage.to_image
+    monkeypatch.setattr(OneStage, "to_image",
+                        lambda self, scores, *a: kept.append(len(scores)) or to_image(
+                            self, scores, *a))
+    kw = dict(people=(1, 4), runtimes=("torch",), repeats=1, size=128, threads=1)
+    bench_model(str(config), **kw)
+    assert min(kept) > 4  # uncapped: many more than the scene holds
+    kept.clear()
+    bench_model(str(config), cap_people=True, **kw)
+    assert kept == [1, 1, 4, 4]  # warm-up and timed call at each n

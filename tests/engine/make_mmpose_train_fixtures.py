@@ -89,7 +89,7 @@ def seeded_checkpoint(run: dict, model: torch.nn.Module, path: str) -> None:
     else:
         sys.path.insert(0, str(ROOT / "tests" / "pipelines"))
         from make_mmpose_rtmo_e2e_fixtures import calibrated_state_dict, load_calibration
-        sd = calibrated_state_dict(model, load_calibration())
+        sd = calibrated_state_dict(sd, load_calibration())
     torch.save({"meta": {}, "state_dict": sd}, path)
 
 

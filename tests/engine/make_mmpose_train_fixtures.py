@@ -16,7 +16,10 @@ L2 norm of the backbone/neck/head parameters after the step. Also stored: the we
 weights), the config edits, the dataset's sample list after MMPose's filtering, the optimizer as
 built (per group: lr, weight decay, betas, eps, parameter names) and the lr schedulers. For
 RTMO phase 1 the npz pins SimOTA on iteration 1: for each image the candidate priors with the
-assigner's inputs, the foreground priors, their assigned ground truth, OKS and IoU.
+assigner's inputs, the foreground priors, their assigned ground truth, OKS and IoU. The RTMO runs
+``*_f64`` train in float64 (model, optimizer state, inputs and the people's float targets) and
+keep only what their float32 twins do not hold: per iteration the loss terms, the base lr, the
+grad norm and the parameters' squared norms.
 
 Weights (regenerated on both sides, never stored):
 - SimpleBaseline-Res50 / CPM: ``seeded_state_dict`` of

@@ -1,7 +1,7 @@
 """posekit's training steps beside MMPose 1.3.2's, per iteration and loss term.
 
     python benchmarks/train_parity.py simplebaseline_res50   # or cpm, vitpose_s,
-                                                            # rtmo_s_phase1, rtmo_s_phase2
+        # rtmo_s_phase1, rtmo_s_phase2, rtmo_s_phase1_f64, rtmo_s_phase2_f64 (float64)
 
 MMPose's side is the stored fixture tests/engine/fixtures/train_steps/RUN.json (written by
 tests/engine/make_mmpose_train_fixtures.py in an MMPose venv); posekit's side is a live run of
@@ -42,6 +42,8 @@ def main() -> int:
     for row, it in zip(rows, ref["iterations"], strict=True):
         terms = {k: v for k, v in it["outputs"].items() if k.startswith("loss")}
         terms["lr"] = setup.base_lr(ref, it)
+        if "grad_norm" in it:
+            terms["grad_norm"] = it["grad_norm"]
         for name, value in terms.items():
             print(f"{it['iter']:>4}  {name:<14}{value:>14.7g}{row[name]:>14.7g}"
                   f"{setup.rel(row[name], value):>11.1e}")

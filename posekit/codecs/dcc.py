@@ -70,20 +70,23 @@ def sine_pe_parts(position: Tensor, channels: int = 128, temperature: float = 30
     if channels % 2:
         raise ValueError(f"sine_pe channels must be even, got {channels}")
     d = channels // 2
-    dim_t = temperature ** (torch.arange(d, dtype=position.dtype, device=position.device) / d)
+    # float32 frequencies whatever the position's dtype, as MMPose's buffer (the same numbers in
+    # a float64 run)
+    dim_t = temperature ** (torch.arange(d, dtype=torch.float32, device=position.device) / d)
+    dim_t = dim_t.to(position.dtype)
     freq = position.unsqueeze(-1) / dim_t  # (..., d)
     return freq.cos(), freq.sin()
 
 
 def sine_pe_2d(height: int, width: int, channels: int = 256, temperature: float = 10000.0,
-               device: torch.device | None = None) -> Tensor:
+               device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
     """2-D sine encoding of an (height, width) grid: (height·width, channels), row-major.
 
     Each location (r, c) gets [sine_pe(r, channels/2), sine_pe(c, channels/2)] at integer
     positions (no normalisation), as the hybrid encoder's transformer layer uses it.
     """
-    rows = torch.arange(height, dtype=torch.float32, device=device)
-    cols = torch.arange(width, dtype=torch.float32, device=device)
+    rows = torch.arange(height, dtype=dtype, device=device)
+    cols = torch.arange(width, dtype=dtype, device=device)
     grid_r = rows.view(height, 1).expand(height, width).reshape(-1)  # (HW,)
     grid_c = cols.view(1, width).expand(height, width).reshape(-1)  # (HW,)
     half = channels // 2

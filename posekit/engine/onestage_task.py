@@ -69,7 +69,8 @@ class OneStageDataset(Dataset):
         return len(self.coco)
 
     def _load(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(image, keypoints (P, K, 3), boxes (P, 4) xyxy, areas (P,)) in image pixels."""
+        """(image, keypoints (P, K, 3), boxes (P, 4) xyxy, areas (P,)) in image pixels; boxes
+        clipped to the pixel centres [0, W − 1] × [0, H − 1], as MMPose's COCO datasets do."""
         record = self.coco[index]
         image = self.coco.load_image(record)
         people = [p for p in record.people if not p.iscrowd and p.num_keypoints > 0]
@@ -78,6 +79,8 @@ class OneStageDataset(Dataset):
         boxes = np.array([p.bbox for p in people], np.float32).reshape(-1, 4)
         areas = np.array([p.area for p in people], np.float32)
         boxes[:, 2:] += boxes[:, :2]  # xywh → xyxy
+        boxes[:, 0::2] = boxes[:, 0::2].clip(0, image.shape[1] - 1)
+        boxes[:, 1::2] = boxes[:, 1::2].clip(0, image.shape[0] - 1)
         return image, kpts, boxes, areas
 
     def _mosaic(self, index: int, rng: np.random.Generator
@@ -134,7 +137,8 @@ class OneStageDataset(Dataset):
         # W×H window of the canvas, not the whole canvas halved; it flips after that warp.
         m = self.affine.matrix((w, h) if mosaic else (iw, ih), rng if self.train else None)
         img = warp_image(image, m, (w, h), border_value=LETTERBOX_PAD)
-        invalid = warp_image(invalid, m, (w, h))
+        # binarised after the bilinear warp, as MMPose's BottomupGetHeatmapMask (> 0.5)
+        invalid = (warp_image(invalid, m, (w, h)) > 0.5).astype(np.float32)
         det = abs(np.linalg.det(m[:, :2]))
         out_k = kpts.copy()
         if len(kpts):

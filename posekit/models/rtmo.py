@@ -224,7 +224,9 @@ class HybridEncoder(nn.Module):
         # Transformer layer on the coarsest map with a 2-D sine PE (RT-DETR's "AIFI").
         b, c, h, w = proj[-1].shape
         tokens = proj[-1].flatten(2).permute(0, 2, 1)  # (B, HW, C)
-        pos = sine_pe_2d(int(h), int(w), int(c), self.pe_temperature, device=tokens.device)
+        # computed in float32 (float64 in a float64 model), as MMPose's encoder
+        pos = sine_pe_2d(int(h), int(w), int(c), self.pe_temperature, device=tokens.device,
+                         dtype=torch.promote_types(tokens.dtype, torch.float32))
         pos = pos.unsqueeze(0)  # (1, HW, C)
         tokens = self.transformer(tokens, pos.to(tokens.dtype))
         proj[-1] = tokens.permute(0, 2, 1).reshape(b, c, h, w)

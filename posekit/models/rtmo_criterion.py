@@ -250,7 +250,7 @@ class RTMOCriterion:
             losses["oks"] = oks_loss(p_kpts, tk[..., :2], weight, ta, sigmas) / num_pos
             oks = keypoint_oks(p_kpts.detach(), tk[..., :2], weight, ta, sigmas)
         # OKS-aware classification target OKS^power (MMPose's overlaps_power 0.5).
-        cls_targets[pb, pn] = oks.clamp(min=1e-3).pow(self.overlaps_power)
+        cls_targets[pb, pn] = oks.pow(self.overlaps_power)
         obj_weight = None if invalid is None else torch.stack([
             unlabelled_weight(invalid[b], proxy[b].detach(), out.vis_logits[b].detach())
             for b in range(len(keypoints))])  # (B, N)

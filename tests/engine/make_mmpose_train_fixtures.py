@@ -16,7 +16,10 @@ L2 norm of the backbone/neck/head parameters after the step. Also stored: the we
 weights), the config edits, the dataset's sample list after MMPose's filtering, the optimizer as
 built (per group: lr, weight decay, betas, eps, parameter names) and the lr schedulers. For
 RTMO phase 1 the npz pins SimOTA on iteration 1: for each image the candidate priors with the
-assigner's inputs, the foreground priors, their assigned ground truth, OKS and IoU.
+assigner's inputs, the foreground priors, their assigned ground truth, OKS and IoU. The RTMO runs
+``*_f64`` train in float64 (model, optimizer state, inputs and the people's float targets) and
+keep only what their float32 twins do not hold: per iteration the loss terms, the base lr, the
+grad norm and the parameters' squared norms.
 
 Weights (regenerated on both sides, never stored):
 - SimpleBaseline-Res50 / CPM: ``seeded_state_dict`` of
@@ -62,6 +65,12 @@ RUNS = {
                       weights="vitpose", seed=0),
     "rtmo_s_phase1": dict(config=RTMO_CFG, weights="rtmo_calibrated", seed=10),
     "rtmo_s_phase2": dict(config=RTMO_CFG, weights="rtmo_calibrated", seed=10, phase2=True),
+    # RTMO in float64 (model, inputs and optimizer state; the data as MMPose makes it): in
+    # float32 RTMO's steps depend on rounding (see the parity test), in float64 they do not.
+    "rtmo_s_phase1_f64": dict(config=RTMO_CFG, weights="rtmo_calibrated", seed=10,
+                              float64=True),
+    "rtmo_s_phase2_f64": dict(config=RTMO_CFG, weights="rtmo_calibrated", seed=10, phase2=True,
+                              float64=True),
 }
 WEIGHT_RULES = {
     "simplebaseline": "tests/export/make_mmpose_simplebaseline_fixtures.py:seeded_state_dict"
@@ -89,7 +98,7 @@ def seeded_checkpoint(run: dict, model: torch.nn.Module, path: str) -> None:
     else:
         sys.path.insert(0, str(ROOT / "tests" / "pipelines"))
         from make_mmpose_rtmo_e2e_fixtures import calibrated_state_dict, load_calibration
-        sd = calibrated_state_dict(model, load_calibration())
+        sd = calibrated_state_dict(sd, load_calibration())
     torch.save({"meta": {}, "state_dict": sd}, path)
 
 
@@ -261,6 +270,42 @@ def _plain(v):
     return v
 
 
+def run_in_float64(runner_cls) -> None:
+    """Make MMEngine's Runner train in float64: the model (and so the optimizer state), the
+    preprocessed inputs and the people's float targets (boxes, keypoints, areas); the
+    unlabelled-people mask is sampled in float64."""
+    import torch.nn.functional as F
+    from mmpose.models.heads.hybrid_heads import yoloxpose_head
+
+    train = runner_cls.train
+
+    def train_float64(self):
+        self.model.double()
+        preprocess = self.model.data_preprocessor.forward
+
+        def preprocess_float64(data, training=False):
+            out = preprocess(data, training)
+            out["inputs"] = out["inputs"].double()
+            for sample in out["data_samples"]:
+                labels = sample.gt_instance_labels
+                for key in list(labels.keys()):
+                    if torch.is_floating_point(labels[key]):
+                        labels.set_field(labels[key].double(), key)
+            return out
+
+        self.model.data_preprocessor.forward = preprocess_float64
+        return train(self)
+
+    def grid_sample(mask, grid, *args, **kwargs):
+        return F.grid_sample(mask.to(grid.dtype), grid, *args, **kwargs)
+
+    functional = type("functional", (), {k: staticmethod(getattr(F, k)) for k in dir(F)
+                                          if not k.startswith("__")})
+    functional.grid_sample = staticmethod(grid_sample)
+    yoloxpose_head.F = functional
+    runner_cls.train = train_float64
+
+
 def child(name: str, work: str) -> None:
     """Run one configuration through the shared tool, with the edits and the recorder."""
     sys.path.insert(0, TOOLS)
@@ -299,11 +344,17 @@ def child(name: str, work: str) -> None:
                                              epoch_attributes={0: dict(RTMO_PHASE2)}, priority=48))
                 edits.append(f"RTMOModeSwitchHook(epoch_attributes={{0: {RTMO_PHASE2}}}): the "
                              "second loss phase (the config switches at epoch 280)")
+        if run.get("float64"):
+            edits.append("float64: model, optimizer state, inputs and the people's float "
+                         "targets (Runner.train casts the model; the data preprocessor's output "
+                         "is cast)")
         runner = from_cfg(cls, cfg)
         runner.register_hook(recorder, priority="VERY_LOW")
         return runner
 
     Runner.from_cfg = classmethod(patched_from_cfg)
+    if run.get("float64"):
+        run_in_float64(Runner)
     tool = os.path.join(TOOLS, "mmpose_train_steps.py")
     sys.argv = [tool, run["config"], ckpt, ANN, DATA, str(N_ITERS), str(BATCH), work]
     runpy.run_path(tool, run_name="__main__")
@@ -322,10 +373,20 @@ def child(name: str, work: str) -> None:
                 f"{ANN} {DATA} {N_ITERS} {BATCH} WORK_DIR",
         "n_iters": N_ITERS, "batch_size": BATCH, "shuffle": False,
         "weights": {"rule": WEIGHT_RULES[run["weights"]], "seed": run["seed"]},
-        "config_edits_beyond_tool": edits,
+        "config_edits_beyond_tool": edits, "torch_threads": torch.get_num_threads(),
         **recorder.info,
         "mmengine_scalars": mm_scalars,
     }
+    if run.get("float64"):  # what its float32 twin does not already hold
+        opt = info["optimizer"]
+        info["optimizer"] = {"type": opt["type"], "defaults": opt["defaults"],
+                             "shared_by_all_groups": opt["shared_by_all_groups"],
+                             "groups": opt["groups"][:1]}
+        for key in ("dataset", "mmengine_scalars"):
+            info.pop(key)
+        for it in info["iterations"]:
+            it["lr"] = it["lr"][:1]
+            it.pop("samples")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{name}.json").write_text(json.dumps(info, indent=1))
     if recorder.simota:

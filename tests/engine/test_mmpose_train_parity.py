@@ -2,7 +2,8 @@
 augmentation, batch 4, 3 iterations of posekit's own engine (the task, loader, optimizer,
 scheduler and `train_one_epoch` that `posekit.engine.train.main` runs, with train.max_iters) give
 MMPose's per-iteration loss terms, learning rates and gradient norms, and the same change of the
-weights. RTMO-s is compared on its first step (see GRAD_TOL); SimOTA on MMPose's own inputs.
+weights. RTMO-s is compared on its first step in float32 and over its 3 steps in float64 (see
+FLOAT32_FIRST_STEP); SimOTA on MMPose's own inputs.
 
 The reference is tests/engine/fixtures/train_steps/*.json, written by
 tests/engine/make_mmpose_train_fixtures.py (MMEngine's Runner on MMPose's configs). The seeded
@@ -49,10 +50,20 @@ COMMON = [
 RTMO = ["onestage.fit=mmpose", "augment.mosaic_prob=0.0",
         "optim.decay_also=[sigma_scale, res_scale, norm.g, in_proj.bias]",
         "schedule.warmup=quadratic", "schedule.warmup_epochs=5"]
-# RTMO's gradient norm before clipping is 7e-4 from MMPose's at iteration 1 (4716.9 against
-# 4720.2); the difference is not found yet, and it grows over the next steps (the DCC's MLE
-# term most), so RTMO is compared on its first step.
-GRAD_TOL = {"rtmo_s_phase1": 1e-3, "rtmo_s_phase2": 1e-3}
+# RTMO-s's steps are chaotic on these weights: from the second step on they follow rounding.
+# In float32 MMPose against itself (1 against 2 threads) differs by 9e-3 (loss_bbox) at
+# iteration 2 and by 0.24 (loss_mle) at iteration 3, and its gradient norm by 8e-4 at
+# iteration 1; so in float32 RTMO is compared on its first step's loss terms and lr. Over 3
+# steps it is compared in float64 (runs `*_f64`, model, optimizer state, images and targets in
+# float64 on both sides), where iterations 1 and 2 agree to 1e-7 and 2e-6, so F64_TOL holds them
+# far tighter than 1e-4 / 1e-3: the differences found on the way (3e-5 to 1e-4 at the first
+# step) cannot hide. Even in float64 the third step's loss_mle (a mean of terms of both signs,
+# -0.19) and gradient norm follow rounding: posekit against itself with its input images scaled
+# by 1 + 1e-13 differs at iteration 3 by 1.4e-2 in loss_mle and 37% in the gradient norm (and by
+# 1.2e-4 in the gradient norm at iteration 2), every other term within 1e-4.
+FLOAT32_FIRST_STEP = {"rtmo_s_phase1", "rtmo_s_phase2"}
+F64_TOL = {1: {"*": 1e-6}, 2: {"*": 1e-5, "grad_norm": 1e-3},
+           3: {"*": 1e-3, "loss_mle": 5e-2, "grad_norm": float("inf")}}
 # posekit config and the MMPose run of each model (fixture name); extra overrides.
 RUNS = {
     "simplebaseline_res50": ("simplebaseline_res50_coco_256x192", []),
@@ -60,6 +71,8 @@ RUNS = {
     "vitpose_s": ("vitpose_small_coco_256x192", ["model.kwargs.drop_path_rate=0.0"]),
     "rtmo_s_phase1": ("rtmo-s_coco_640x640", [*RTMO]),
     "rtmo_s_phase2": ("rtmo-s_coco_640x640", [*RTMO, "onestage.stage2_epoch=0"]),
+    "rtmo_s_phase1_f64": ("rtmo-s_coco_640x640", [*RTMO]),
+    "rtmo_s_phase2_f64": ("rtmo-s_coco_640x640", [*RTMO, "onestage.stage2_epoch=0"]),
 }
 
 
@@ -103,11 +116,28 @@ def posekit_config(run: str, *extra: str) -> ExperimentConfig:
     return load_config(name, [*COMMON, *overrides, *extra])
 
 
+class Float64Batches:
+    """A loader whose batches carry float64 images and float targets, for a float64 model."""
+
+    def __init__(self, loader) -> None:
+        self.loader = loader
+        self.sampler = loader.sampler
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        for batch in self.loader:
+            yield {k: [t.double() for t in v] if isinstance(v, list) else v.double()
+                   for k, v in batch.items()}
+
+
 def train_posekit(run: str, iterations: int = 3) -> dict:
     """``iterations`` of posekit's engine from the converted seeded weights, as
     `posekit.engine.train.main` runs them (its task, loader, optimizer, scheduler and
     `train_one_epoch`; no validation or checkpoints): the scalars.jsonl rows, the weights'
-    squared norm before and after, the trained model."""
+    squared norm before and after, the trained model. Runs named ``*_f64`` train in float64
+    (model, optimizer state, images and targets), as their MMPose runs."""
     cfg = posekit_config(run, f"train.max_iters={iterations}")
     state = convert_state_dict(mmpose_weights(run), cfg)
     torch.manual_seed(cfg.train.seed)
@@ -117,6 +147,9 @@ def train_posekit(run: str, iterations: int = 3) -> dict:
     train_set = task.train_dataset()
     device = torch.device("cpu")
     loader = train_loader(task, train_set, cfg, device)
+    if run.endswith("_f64"):
+        model.double()
+        loader = Float64Batches(loader)
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg, len(loader))
     rows: list[dict] = []
@@ -150,21 +183,23 @@ def base_lr(ref: dict, it: dict) -> float:
 
 def check_steps(run: str, iterations: int = 3) -> dict:
     """posekit's steps against MMPose's: every loss term, the lr and (where clipped) the
-    gradient norm at ≤ 1e-4 relative at iteration 1 and ≤ 1e-3 after; for 3 iterations, the
-    change of the weights' squared norm."""
+    gradient norm at ≤ 1e-4 relative at iteration 1 and ≤ 1e-3 after (float64 runs: F64_TOL);
+    for 3 iterations, the change of the weights' squared norm."""
     ref = json.loads((STEPS / f"{run}.json").read_text())
     out = train_posekit(run, iterations)
     rows = out["rows"]
     assert [r["iter"] for r in rows] == list(range(1, iterations + 1))
     for row, it in zip(rows, ref["iterations"][:iterations], strict=True):
         tol = 1e-4 if it["iter"] == 1 else 1e-3
-        terms = {k: v for k, v in it["outputs"].items() if k.startswith("loss")}
-        for name, value in terms.items():
-            assert rel(row[name], value) <= tol, (run, it["iter"], name, row[name], value)
+        checked = {k: v for k, v in it["outputs"].items() if k.startswith("loss")}
+        if "grad_norm" in it and run not in FLOAT32_FIRST_STEP:
+            checked["grad_norm"] = it["grad_norm"]  # the whole gradient's, before clipping
+        for name, value in checked.items():
+            limit = tol
+            if run.endswith("_f64"):
+                limit = F64_TOL[it["iter"]].get(name, F64_TOL[it["iter"]]["*"])
+            assert rel(row[name], value) <= limit, (run, it["iter"], name, row[name], value)
         assert rel(row["lr"], base_lr(ref, it)) <= tol, (run, it["iter"], row["lr"])
-        if "grad_norm" in it:  # the norm of the whole gradient, before clipping
-            assert rel(row["grad_norm"], it["grad_norm"]) <= max(tol, GRAD_TOL.get(run, 0)), (
-                run, it["iter"], row["grad_norm"], it["grad_norm"])
     if iterations < 3:
         return out
     # Weights: the squared norm moves by the same amount over the 3 steps. Adam moves every
@@ -196,6 +231,12 @@ def test_rtmo_s_phase1_first_step_equals_mmpose():
 
 def test_rtmo_s_phase2_first_step_equals_mmpose():
     check_steps("rtmo_s_phase2", iterations=1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("run", ["rtmo_s_phase1_f64", "rtmo_s_phase2_f64"])
+def test_rtmo_s_steps_equal_mmpose_in_float64(run):
+    check_steps(run)
 
 
 def test_simota_assigns_as_mmpose():

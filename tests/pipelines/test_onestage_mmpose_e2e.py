@@ -33,7 +33,9 @@ PX, SCORE = 0.01, 1e-4  # tolerances: image pixels, probabilities
 # largest people) turns that into up to 0.1 px on a few people's keypoints. MMPose's own float32
 # keypoints move as much between 1 and 2 threads (the fixture's ``float64`` block: up to 0.32 px,
 # 96–98 % of the people within PX), so in float32 posekit must be as close to MMPose as MMPose is
-# to itself; in float64 (both sides cast, noise gone) every keypoint must be within PX.
+# to itself. In float64 (both sides cast, noise gone) posekit equals MMPose after the fixture's
+# float32 rounding; F64_PX and F64_SCORE leave room for another CPU's float64 rounding only.
+F64_PX, F64_SCORE = 1e-3, 1e-6
 
 sys.path.insert(0, str(ROOT / "tests" / "models"))
 from make_mmpose_rtmo_e2e_fixtures import calibrated_state_dict  # noqa: E402  the recipe's rule
@@ -65,20 +67,20 @@ def checkpoint(reference, tmp_path_factory):
     return convert_checkpoint(tmp / "rtmo_s_mmpose.pth", CONFIG, tmp / "rtmo_s.pt")
 
 
-def assert_same_people(people, arrays: dict, key: str, spread: list[dict] | None = None
-                       ) -> None:
-    """Same number, same order, boxes within PX, scores within SCORE; keypoints within PX, or,
-    given MMPose's float32 ``spread`` across thread counts, no farther than that spread."""
+def assert_same_people(people, arrays: dict, key: str, spread: list[dict] | None = None, *,
+                       px: float = PX, score: float = SCORE) -> None:
+    """Same number, same order, boxes within ``px``, scores within ``score``; keypoints within
+    ``px``, or, given MMPose's float32 ``spread`` across thread counts, no farther than that."""
     want_boxes = arrays[f"{key}_bboxes"]
     assert len(people) == len(want_boxes)
-    np.testing.assert_allclose(people.boxes.numpy(), want_boxes, atol=PX, rtol=0)
-    np.testing.assert_allclose(people.scores.numpy(), arrays[f"{key}_bbox_scores"], atol=SCORE,
+    np.testing.assert_allclose(people.boxes.numpy(), want_boxes, atol=px, rtol=0)
+    np.testing.assert_allclose(people.scores.numpy(), arrays[f"{key}_bbox_scores"], atol=score,
                                rtol=0)
     np.testing.assert_allclose(people.keypoints.conf.numpy(), arrays[f"{key}_keypoint_scores"],
-                               atol=SCORE, rtol=0)
+                               atol=score, rtol=0)
     kpt_err = np.abs(people.keypoints.xy.numpy() - arrays[f"{key}_keypoints"]).max(axis=(1, 2))
     if spread is None:
-        assert kpt_err.max() < PX
+        assert kpt_err.max() < px
     else:
         assert kpt_err.max() <= max(s["keypoints_max_abs_px"] for s in spread)
         assert (kpt_err < PX).mean() >= min(s["people_within_0.01px"] for s in spread)
@@ -112,13 +114,14 @@ def test_pose_estimator_returns_mmpose_people(reference, checkpoint, one_torch_t
     assert dcc_rows == [p["n_people"] for p in info["people"]]
 
 
-def test_in_float64_every_keypoint_is_within_0_01_px(reference, checkpoint, one_torch_thread):
-    """Both sides in float64: the same people, boxes, scores and every keypoint within PX."""
+def test_in_float64_posekit_equals_mmpose(reference, checkpoint, one_torch_thread):
+    """Both sides in float64: the same people, boxes, scores and keypoints (within F64_PX)."""
     info, arrays = reference
     est = PoseEstimator.from_checkpoint(checkpoint)
     est.pipeline.network.double()
     for i, person in enumerate(info["people"]):
-        assert_same_people(est(IMAGES / person["image"]), arrays, f"img{i}_f64")
+        assert_same_people(est(IMAGES / person["image"]), arrays, f"img{i}_f64", px=F64_PX,
+                           score=F64_SCORE)
 
 
 @pytest.mark.slow

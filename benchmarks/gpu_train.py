@@ -23,12 +23,11 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from posekit.config import ExperimentConfig, load_config
 from posekit.data.synthpose import generate_dataset
 from posekit.engine.tasks import build_task
-from posekit.engine.train import build_optimizer, build_scheduler
+from posekit.engine.train import backward_and_step, build_optimizer, build_scheduler
 
 # (name, shipped COCO config, CPU-sized config of the same family for --tiny)
 MODELS = [
@@ -77,18 +76,7 @@ def train_steps(cfg: ExperimentConfig, iters: int, device: torch.device, amp: bo
         with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
             loss = task.loss(model, batch, device)["loss"]
         optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-        else:
-            loss.backward()
-        if cfg.optim.grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-        if scaler is not None:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
+        backward_and_step(loss, model, optimizer, scaler, cfg.optim.grad_clip)
         scheduler.step()
         images += batch["image"].shape[0]
     _sync(device)

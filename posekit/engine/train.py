@@ -58,9 +58,9 @@ from posekit.engine.tasks import build_task
 from posekit.models.vitpose import ViTPose
 
 __all__ = [
-    "build_optimizer", "build_scheduler", "train_one_epoch", "main", "train_cli", "TrainResult",
-    "autocast_dtype", "check_data", "check_data_cli", "cpu_has_bf16", "train_loader",
-    "scalars_row",
+    "backward_and_step", "build_optimizer", "build_scheduler", "train_one_epoch", "main",
+    "train_cli", "TrainResult", "autocast_dtype", "check_data", "check_data_cli", "cpu_has_bf16",
+    "train_loader", "scalars_row",
 ]
 
 
@@ -173,6 +173,26 @@ class _EpochSampler(Sampler[int]):
         return self.size
 
 
+def backward_and_step(loss: torch.Tensor, model: nn.Module, optimizer: torch.optim.Optimizer,
+                      scaler: torch.amp.GradScaler | None, grad_clip: float) -> float | None:
+    """Backward (scaled under float16 AMP), clip the gradient norm to ``grad_clip`` (> 0), step;
+    the total norm before clipping (None without clipping), as MMEngine logs it."""
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+    else:
+        loss.backward()
+    grad_norm = None
+    if grad_clip > 0:
+        grad_norm = float(nn.utils.clip_grad_norm_(model.parameters(), grad_clip))
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    return grad_norm
+
+
 def train_one_epoch(
     model: nn.Module,
     task: Task,
@@ -221,19 +241,7 @@ def train_one_epoch(
             )
         optimizer.zero_grad(set_to_none=True)
         lr = optimizer.param_groups[0]["lr"]  # the lr of this step (the scheduler moves it on)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-        else:
-            loss.backward()
-        grad_norm = None  # the total norm before clipping, logged as MMEngine does
-        if grad_clip > 0:
-            grad_norm = float(nn.utils.clip_grad_norm_(model.parameters(), grad_clip))
-        if scaler is not None:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
+        grad_norm = backward_and_step(loss, model, optimizer, scaler, grad_clip)
         scheduler.step()
         if ema is not None:
             ema.update(unwrap(model))

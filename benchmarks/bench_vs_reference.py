@@ -215,19 +215,19 @@ def main() -> None:
     parser.add_argument("--image", type=Path, default=COCO / "000000196141.jpg")
     parser.add_argument("--openpose", default="",
                         help="pytorch-openpose checkout (holds src/body.py): adds the CMU row")
-    parser.add_argument("--rows", default=",".join([r.name for r in ROWS] + [CMU_ROW]))
+    parser.add_argument("--rows", default="",
+                        help="comma-separated rows (default: all; the CMU row with --openpose)")
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    wanted = args.rows.split(",")
     known = [r.name for r in ROWS] + [CMU_ROW]
+    default = [r.name for r in ROWS] + ([CMU_ROW] if args.openpose else [])
+    wanted = args.rows.split(",") if args.rows else default
     unknown = set(wanted) - set(known)
     if unknown:
         parser.error(f"unknown rows {sorted(unknown)}; known: {known}")
     if CMU_ROW in wanted and not args.openpose:
-        if "--rows" in sys.argv:
-            parser.error(f"the {CMU_ROW} row needs --openpose PATH/TO/pytorch-openpose")
-        wanted.remove(CMU_ROW)
+        parser.error(f"the {CMU_ROW} row needs --openpose PATH/TO/pytorch-openpose")
     servers: dict[str, Server] = {}
     results = []
     try:
